@@ -1,0 +1,145 @@
+"""The measuring side of mnist-bench: runs in a fresh process per model, in whichever Python is given.
+
+    python -m benchmarks.worker info
+    python -m benchmarks.worker measure '{"runtime": "ai_edge_litert", "model": "...", "data": "...", ...}'
+    python -m benchmarks.worker probe '{"runtime": "onnxruntime", "model": "...", "image": "one.npy"}'
+
+Every model is measured in its own process, so no runtime pays for another's threads or
+memory, and a Python with another runtime (tflite-runtime under NumPy 1) runs the very same
+code. It prints JSON lines on stdout: ``{"progress": ...}`` while it works, then one
+``{"result": ...}`` or ``{"error": "one line"}``. It needs numpy and edge/ only (plus the
+runtime it measures).
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import platform
+import resource
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchmarks.engines import open_engine
+from edge.mnist_data import DataError
+from edge.runtime import RuntimeProblem, interpreter_class
+
+DISTRIBUTIONS = {
+    "ai_edge_litert": "ai-edge-litert",
+    "tflite_runtime": "tflite-runtime",
+    "onnxruntime": "onnxruntime",
+    "keras": "keras",
+    "tensorflow": "tensorflow",
+    "numpy": "numpy",
+}
+
+
+def version(runtime: str) -> str | None:
+    try:
+        return importlib.metadata.version(DISTRIBUTIONS.get(runtime, runtime))
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def emit(**message: Any) -> None:
+    print(json.dumps(message), flush=True)
+
+
+def peak_rss_bytes() -> int:
+    """This process's peak resident memory so far.
+
+    Linux's VmHWM, not getrusage: ru_maxrss survives exec, so a child started by a big parent
+    reports at least the parent's size. Elsewhere ru_maxrss (macOS counts bytes, others KiB).
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return int(peak if sys.platform == "darwin" else peak * 1024)
+
+
+def info() -> dict[str, Any]:
+    """This Python, its numpy, and the TFLite runtime the edge runner would pick here."""
+    found: dict[str, Any] = {"python": platform.python_version(), "executable": sys.executable, "numpy": version("numpy")}
+    try:
+        _, runtime = interpreter_class()
+    except RuntimeProblem as e:
+        return {**found, "runtime": None, "problem": str(e)}
+    return {**found, "runtime": runtime, "version": version(runtime)}
+
+
+def measure(job: dict[str, Any]) -> dict[str, Any]:
+    """Accuracy on the whole test set, latency one image at a time, throughput in batches."""
+    from benchmarks.timing import images_per_second, time_calls  # noqa: PLC0415
+    from edge.mnist_data import load_split  # noqa: PLC0415
+
+    test = load_split(job["data"], "test")
+    result: dict[str, Any] = {
+        "runtime": job["runtime"],
+        "runtime_version": version("tensorflow" if job["runtime"] == "keras" else job["runtime"]),
+        "python_version": platform.python_version(),
+        "numpy_version": version("numpy"),
+        "latency_us": {},
+        "throughput": {},
+    }
+    few = test.images[: job["latency_images"]]
+    for threads in job["threads"]:
+        engine = open_engine(job["runtime"], job["model"], threads)
+        if job["accuracy"] and "accuracy" not in result:
+            predictions = engine.predict(test.images, job["batch_size"]).argmax(axis=1)
+            correct = int((predictions == test.labels).sum())
+            result.update(correct=correct, images=int(len(test.labels)), accuracy=correct / len(test.labels))
+            emit(progress="accuracy", threads=threads)
+        prepared = [engine.prepare(few[i : i + 1]) for i in range(len(few))]
+        singles = [few[i : i + 1] for i in range(len(few))]
+        invoke = time_calls(engine.invoke, prepared, job["runs"], job["warmup"])
+        emit(progress="invoke", threads=threads)
+        end_to_end = time_calls(lambda image: engine.predict(image, 1), singles, job["runs"], job["warmup"])
+        emit(progress="end_to_end", threads=threads)
+        result["latency_us"][str(threads)] = {"invoke": invoke, "end_to_end": end_to_end}
+        batch = test.images[: job["throughput_images"]]
+        rate = images_per_second(lambda images: engine.predict(images, job["batch_size"]), batch, job["throughput_repeats"])
+        result["throughput"][str(threads)] = {**rate, "batch_size": job["batch_size"]}
+        emit(progress="throughput", threads=threads)
+        del engine
+    return result
+
+
+def probe(job: dict[str, Any]) -> dict[str, Any]:
+    """Load the model and classify one image, as a user's program would: how much memory did it take?"""
+    image = np.load(job["image"])
+    engine = open_engine(job["runtime"], job["model"], job.get("threads") or 1)
+    probabilities = np.asarray(engine.predict(image[None], 1))
+    return {"prediction": int(probabilities.argmax()), "peak_rss_bytes": peak_rss_bytes()}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    mode, job = args[0], json.loads(args[1]) if len(args) > 1 else {}
+    try:
+        if mode == "info":
+            emit(result=info())
+        elif mode == "measure":
+            emit(result=measure(job))
+        elif mode == "probe":
+            emit(result=probe(job))
+        else:
+            emit(error=f"unknown mode {mode!r}")
+            return 2
+    except (RuntimeProblem, DataError) as e:
+        emit(error=str(e))
+        return 1
+    except (ValueError, RuntimeError, OSError) as e:  # a kernel that loads but fails to run, a bad file
+        emit(error=f"{type(e).__name__}: {' '.join(str(e).split())[:300]}")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

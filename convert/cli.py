@@ -1,0 +1,119 @@
+"""mnist-convert: turn mnist-train's model into .tflite files, and show what each one costs.
+
+    mnist-convert                               # float32 model, next to artifacts/saved_model
+    mnist-convert --quantize int8               # full-integer model with int8 input and output
+    mnist-convert --quantize all                # float32, float16, dynamic and int8 side by side
+    mnist-convert --quantize all --io all       # ... with the int8 model in all three I/O types
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from convert.calibration import DEFAULT_SAMPLES
+from convert.converter import IO_CHOICES, QUANTIZE_CHOICES, variant_names
+
+if TYPE_CHECKING:
+    from convert.converter import Conversion
+
+DEFAULT_MODEL = Path("artifacts") / "saved_model"
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, as every other error here
+        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(
+        prog="mnist-convert",
+        description="Convert a trained digit classifier to TensorFlow Lite (float32, float16, dynamic-range, int8), "
+        "evaluate every file in LiteRT on the full test set, and write manifest.json beside them.",
+        epilog="Exit status: 0 done, 1 a model lost more than --max-accuracy-drop (it is kept, marked failed), "
+        "2 bad input.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument("--model", type=Path, default=DEFAULT_MODEL,
+                   help="SavedModel folder or .keras file written by mnist-train")
+    p.add_argument("--quantize", choices=QUANTIZE_CHOICES, default="none",
+                   help="none: float32; float16: half-size weights; dynamic: int8 weights; "
+                   "int8: full-integer (calibrated on training images); all: every one of them")
+    p.add_argument("--io", choices=IO_CHOICES, default=None,
+                   help="input/output type of the int8 model: int8, uint8 (for accelerators that want it), "
+                   "float (quantize inside the model), or all three [default: int8]")
+    p.add_argument("--calibration-samples", type=int, default=DEFAULT_SAMPLES, metavar="N",
+                   help="training images (balanced over the classes) that calibrate the int8 ranges")
+    p.add_argument("--data-dir", default=None, metavar="DIR",
+                   help="folder with the MNIST IDX files (default: MNIST_DATA_DIR, the cache, or a download)")
+    p.add_argument("--out", type=Path, default=None, metavar="DIR",
+                   help="where the .tflite files and manifest.json go [default: the model's training folder]")
+    p.add_argument("--max-accuracy-drop", type=float, default=None, metavar="POINTS",
+                   help="fail (exit 1) when a quantized model loses more than this many points against float32")
+    p.add_argument("--no-evaluate", dest="evaluate", action="store_false",
+                   help="skip the accuracy run on the test set (sizes and runtime checks only)")
+    p.add_argument("--dataset", choices=("mnist", "fashion"), default=None,
+                   help="dataset the model was trained on [default: from metrics.json beside the model, else mnist]")
+    p.add_argument("--check-python", action="append", default=[], metavar="PYTHON",
+                   help="also check that each file loads in the TFLite runtimes of this Python interpreter "
+                   "(e.g. a venv with the Raspberry Pi's tflite-runtime); repeatable")
+    p.add_argument("--seed", type=int, default=0, help="seed of the calibration draw")
+    p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress lines or bars")
+    p.add_argument("--verbose", action="store_true", help="show TensorFlow's and the converter's own log")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.io is not None and args.quantize not in ("int8", "all"):
+        print("error: --io sets the int8 model's input/output type; add --quantize int8 (or all)", file=sys.stderr)
+        return 2
+
+    from train.tf_quiet import quiet_tensorflow  # noqa: PLC0415
+
+    quiet_tensorflow(args.verbose)
+    from convert.converter import ConvertError, convert_all  # noqa: PLC0415
+    from edge.mnist_data import DataError  # noqa: PLC0415
+    from edge.runtime import RuntimeProblem  # noqa: PLC0415
+
+    try:
+        conversion = convert_all(
+            args.model,
+            args.out,
+            variants=variant_names(args.quantize, args.io or "int8"),
+            data_dir=args.data_dir,
+            dataset=args.dataset,
+            calibration_samples=args.calibration_samples,
+            evaluate_models=args.evaluate,
+            max_accuracy_drop=args.max_accuracy_drop,
+            check_pythons=args.check_python,
+            progress=args.progress,
+            verbose=args.verbose,
+            seed=args.seed,
+        )
+    except (ConvertError, DataError, RuntimeProblem) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("error: interrupted; files already finished are complete, none is half-written", file=sys.stderr)
+        return 130
+    return print_results(conversion)
+
+
+def print_results(conversion: Conversion) -> int:
+    """The table on stdout, advice and failures after it; the exit status (1 if a model failed)."""
+    from convert import report  # noqa: PLC0415
+
+    print(report.table(conversion))
+    print(f"\nwrote {len(conversion.models)} model(s) and {conversion.manifest_path.name} to {conversion.out_dir}")
+    for line in report.advice(conversion):
+        print(f"note: {line}")
+    for failure in conversion.failures:
+        print(f"error: {failure} (kept, marked failed in {conversion.manifest_path.name})", file=sys.stderr)
+    return 1 if conversion.failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,108 @@
+"""Does each .tflite file load, and run, in each TFLite runtime we can reach?
+
+A model from a new converter may use operator versions an older runtime lacks (measured:
+tflite-runtime 2.14 refuses the dynamic-range model of TF 2.21, FULLY_CONNECTED version 12).
+We check every runtime importable here, and optionally the runtime of other Python
+interpreters (e.g. a virtual environment that mirrors the Raspberry Pi's), in a subprocess.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edge.runtime import RUNTIMES, Classifier, RuntimeProblem, interpreter_class
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+_DISTRIBUTIONS = {"ai_edge_litert": "ai-edge-litert", "tflite_runtime": "tflite-runtime", "tensorflow": "tensorflow"}
+
+
+def _version(runtime: str) -> str | None:
+    try:
+        return importlib.metadata.version(_DISTRIBUTIONS[runtime])
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def available_runtimes() -> list[str]:
+    """The runtimes that import in this Python, in edge.runtime's order of preference."""
+    found = []
+    for name in RUNTIMES:
+        try:
+            interpreter_class(name)
+        except RuntimeProblem:
+            continue
+        found.append(name)
+    return found
+
+
+def check(model_path: Path, runtime: str) -> dict[str, Any]:
+    """Load ``model_path`` in ``runtime`` and classify one blank image: {"loads": bool, "version", "error"}."""
+    result: dict[str, Any] = {"version": _version(runtime)}
+    try:
+        Classifier(model_path, threads=1, runtime=runtime).predict(np.zeros((1, 28, 28), np.uint8))
+    except RuntimeProblem as e:
+        return {**result, "loads": False, "error": str(e)}
+    except (ValueError, RuntimeError) as e:  # a kernel that loads but fails to run
+        return {**result, "loads": False, "error": " ".join(str(e).split())[:400]}
+    return {**result, "loads": True}
+
+
+# Runs in another interpreter with only numpy, a TFLite runtime and edge/ on its path.
+_CHILD = """
+import json, sys, importlib.metadata
+import numpy as np
+from edge.runtime import RUNTIMES, Classifier, RuntimeProblem, interpreter_class
+dists = {"ai_edge_litert": "ai-edge-litert", "tflite_runtime": "tflite-runtime", "tensorflow": "tensorflow"}
+report = {}
+for runtime in RUNTIMES:
+    try:
+        interpreter_class(runtime)
+    except RuntimeProblem:
+        continue
+    try:
+        version = importlib.metadata.version(dists[runtime])
+    except importlib.metadata.PackageNotFoundError:
+        version = None
+    per_file = {}
+    for path in sys.argv[1:]:
+        try:
+            Classifier(path, threads=1, runtime=runtime).predict(np.zeros((1, 28, 28), np.uint8))
+            per_file[path] = {"version": version, "loads": True}
+        except Exception as e:
+            per_file[path] = {"version": version, "loads": False, "error": " ".join(str(e).split())[:400]}
+    report[runtime] = per_file
+print(json.dumps(report))
+"""
+
+
+def check_in_python(python: str, model_paths: list[Path]) -> dict[str, dict[str, dict[str, Any]]]:
+    """{runtime: {path: result}} for every TFLite runtime installed for the Python at ``python``.
+
+    Raises RuntimeProblem (one line) when that interpreter cannot run the check at all.
+    """
+    try:
+        done = subprocess.run(
+            [python, "-c", _CHILD, *map(str, model_paths)],
+            capture_output=True, text=True, timeout=300, cwd=REPO_ROOT,
+        )
+    except (OSError, subprocess.TimeoutExpired) as e:
+        raise RuntimeProblem(f"{python}: cannot run it to check runtimes ({e}); give the path of a Python executable") from None
+    lines = done.stdout.strip().splitlines()
+    if done.returncode != 0 or not lines:
+        last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        raise RuntimeProblem(f"{python}: the runtime check failed ({last}); it needs numpy and a TFLite runtime installed")
+    report = json.loads(lines[-1])
+    return report
+
+
+def runtime_label(runtime: str, version: str | None, python: str | None = None) -> str:
+    """The key under which a result is stored, e.g. 'tflite_runtime 2.14.0' or 'ai_edge_litert 2.3.0'."""
+    label = f"{runtime} {version}" if version else runtime
+    return f"{label} ({python})" if python and python != sys.executable else label

@@ -1,0 +1,243 @@
+"""Classify digit images with a .tflite model, on a Raspberry Pi or anywhere: no TensorFlow.
+
+    python edge/classify.py --model mnist_int8.tflite photo.jpg scans/ [--top-k 3] [--json]
+    python edge/classify.py --model mnist_int8.tflite --eval-mnist path/to/mnist
+
+Photos go through the same preprocessing as training (edge/preprocess.py); --raw feeds 28x28
+images to the model as they are. Exit status: 0 when every image was classified, 1 when some
+were not (the others still are), 2 when nothing could run (bad model, bad arguments).
+
+Runs as ``python edge/classify.py`` from a copy of the edge/ folder alone, as
+``python -m edge.classify`` in the repository, and as ``mnist-classify`` once installed.
+Start-up is kept lean: numpy, Pillow and the interpreter are imported after the arguments
+are read, and nothing else heavy at all.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+if not __package__:  # run as a file: make this folder the ``edge`` package, whatever its name
+    import types
+
+    _edge = types.ModuleType("edge")
+    _edge.__path__ = [str(Path(__file__).resolve().parent)]
+    sys.modules["edge"] = _edge
+    if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
+        del sys.path[0]  # its modules are edge.*, not top-level names that could shadow others
+
+BATCH = 256  # images per invoke: large enough to amortize, small enough to stream results
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        description="Classify digit images (photos, scans, MNIST-style PNGs) with a TFLite model; no TensorFlow.",
+        epilog="exit status: 0 all images classified, 1 some failed (the others are still classified), "
+        "2 nothing could run",
+    )
+    parser.add_argument("inputs", nargs="*", metavar="IMAGE_OR_FOLDER", help="image files, or folders of them")
+    parser.add_argument("-m", "--model", required=True, help=".tflite file written by mnist-convert")
+    parser.add_argument("-k", "--top-k", type=int, default=1, metavar="K", help="also show the K most likely digits")
+    parser.add_argument("--json", action="store_true", help="one JSON object per line, for scripts")
+    parser.add_argument("--threads", type=int, metavar="N", help="interpreter threads (default: all cores)")
+    parser.add_argument(
+        "--raw", action="store_true", help="skip the photo preprocessing: 28x28 images go to the model as they are"
+    )
+    parser.add_argument(
+        "--eval-mnist",
+        metavar="DIR",
+        help="measure accuracy and speed on the MNIST test set in DIR (IDX files or mnist.npz) instead",
+    )
+    parser.add_argument(
+        "--runtime", choices=("ai_edge_litert", "tflite_runtime", "tensorflow"), help="interpreter to use"
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.eval_mnist and args.inputs:
+        parser.error("give images or --eval-mnist DIR, not both")
+    if not args.eval_mnist and not args.inputs:
+        parser.error("give at least one image or folder (or --eval-mnist DIR)")
+    if args.top_k < 1:
+        parser.error("--top-k must be at least 1")
+
+    from edge.mnist_data import DataError
+    from edge.runtime import Classifier, RuntimeProblem
+
+    try:
+        classifier = Classifier(args.model, threads=args.threads, runtime=args.runtime)
+        if args.eval_mnist:
+            return _evaluate(classifier, args.eval_mnist, args.json)
+        return _classify(classifier, args)
+    except (RuntimeProblem, DataError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # `... | head`: the reader has seen enough; say nothing more
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+
+
+def _classify(classifier: Any, args: argparse.Namespace) -> int:
+    names = _class_names(Path(args.model), classifier.num_classes)
+    report = _Report(args.json, names, min(args.top_k, classifier.num_classes))
+    pending: list[tuple[str, Any]] = []  # (file, image or error), in the order given
+    images = 0
+
+    def flush() -> None:
+        import numpy as np
+
+        ready = [item for _, item in pending if not isinstance(item, str)]
+        probs = iter(classifier.predict(np.stack(ready)) if ready else [])
+        for name, item in pending:
+            if isinstance(item, str):
+                report.failure(name, item)
+            else:
+                report.result(name, next(probs))
+        pending.clear()
+
+    for name, image_or_error in _images(args.inputs, args.raw):
+        pending.append((name, image_or_error))
+        images += not isinstance(image_or_error, str)
+        if images == BATCH:  # one invoke per batch, results printed as each batch is done
+            flush()
+            images = 0
+    flush()
+    return report.finish()
+
+
+def _images(inputs: list[str], raw: bool) -> Iterator[tuple[str, Any]]:
+    """(file name, uint8 28x28 image or a one-line error), for every file and every image in a folder."""
+    from edge.preprocess import list_images
+
+    for given in inputs:
+        path = Path(given)
+        if not path.is_dir():
+            yield given, _one_image(given, raw)
+            continue
+        files = list_images(path)
+        if not files:
+            yield given, f"{given}: no images in this folder (looked for .png, .jpg and the like)"
+        for file in files:
+            yield str(file), _one_image(str(file), raw)
+
+
+def _one_image(name: str, raw: bool) -> Any:
+    """The model's input for one file, or the one-line reason there is none."""
+    import numpy as np
+
+    from edge.preprocess import ImageError, load_image, prepare_image, to_gray
+
+    try:
+        image = load_image(name)
+        if not raw:
+            return prepare_image(image)
+        if image.size != (28, 28):
+            return (
+                f"{name}: is {image.size[0]}x{image.size[1]}; --raw takes 28x28 images as they are "
+                "(leave out --raw to preprocess it)"
+            )
+        return np.clip(np.rint(to_gray(image)), 0, 255).astype(np.uint8)
+    except ImageError as e:
+        return str(e) if str(e).startswith(name) else f"{name}: {e}"
+
+
+class _Report:
+    """Prints results as they come, text or JSON lines, and counts failures for the exit status."""
+
+    def __init__(self, as_json: bool, names: list[str], top_k: int):
+        self.as_json, self.names, self.top_k = as_json, names, top_k
+        self.done = self.failed = 0
+
+    def result(self, name: str, probs: Any) -> None:
+        self.done += 1
+        ranked = probs.argsort()[::-1][: self.top_k]
+        best = int(ranked[0])
+        if self.as_json:
+            line = {"file": name, "digit": best, "probability": round(float(probs[best]), 6)}
+            if self.names[best] != str(best):
+                line["label"] = self.names[best]
+            line["top_k"] = [{"digit": int(i), "probability": round(float(probs[i]), 6)} for i in ranked]
+            print(json.dumps(line), flush=True)
+            return
+        text = f"{name}: {self.names[best]} ({probs[best]:.1%})"
+        if self.top_k > 1:
+            text += "   top " + ", ".join(f"{self.names[i]} {probs[i]:.1%}" for i in ranked)
+        print(text, flush=True)
+
+    def failure(self, name: str, message: str) -> None:
+        self.failed += 1
+        if self.as_json:
+            print(json.dumps({"file": name, "error": message}), flush=True)
+        else:
+            print(f"error: {message}", file=sys.stderr, flush=True)
+
+    def finish(self) -> int:
+        if self.failed and self.done + self.failed > 1 and not self.as_json:
+            print(f"{self.done} classified, {self.failed} failed", file=sys.stderr)
+        return 1 if self.failed else 0
+
+
+def _class_names(model: Path, count: int) -> list[str]:
+    """Class names from the converter's manifest.json beside the model, else the digits."""
+    try:
+        names = json.loads((model.parent / "manifest.json").read_text()).get("class_names")
+    except (OSError, ValueError, AttributeError):
+        names = None
+    if isinstance(names, list) and len(names) == count and all(isinstance(n, str) for n in names):
+        return names
+    return [str(i) for i in range(count)]
+
+
+def _evaluate(classifier: Any, folder: str, as_json: bool) -> int:
+    """Accuracy and speed on the MNIST test set, measured on this device."""
+    from edge.mnist_data import load_split
+
+    test = load_split(folder, "test")
+    show_progress = sys.stderr.isatty() and not as_json
+    start = time.perf_counter()
+    correct = 0
+    for i in range(0, len(test.images), 2048):
+        probs = classifier.predict(test.images[i : i + 2048], batch_size=BATCH)
+        correct += int((probs.argmax(axis=1) == test.labels[i : i + 2048]).sum())
+        if show_progress:
+            print(f"\r{min(i + 2048, len(test.images))}/{len(test.images)} images", end="", file=sys.stderr)
+    seconds = time.perf_counter() - start
+    if show_progress:
+        print("\r", end="", file=sys.stderr)
+    total = len(test.images)
+    result = {
+        "model": str(classifier.path),
+        "images": total,
+        "correct": correct,
+        "accuracy": correct / total if total else 0.0,
+        "seconds": round(seconds, 4),
+        "images_per_second": round(total / seconds, 1) if seconds > 0 else None,
+        "runtime": classifier.runtime,
+        "threads": classifier.threads,
+    }
+    if as_json:
+        print(json.dumps(result))
+    else:
+        print(
+            f"{classifier.path.name}: accuracy {result['accuracy']:.2%} ({correct}/{total} MNIST test images) "
+            f"in {seconds:.2f} s, {result['images_per_second']:.0f} images/s "
+            f"({classifier.runtime}, {classifier.threads} threads)"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,441 @@
+"""The one image preprocessing used everywhere: training, conversion, evaluation and the device.
+
+Models take float32 pixels in [0, 1], shape (N, 28, 28, 1), white digit on black, as MNIST.
+
+A photo or scan of a digit becomes such an image the way MNIST itself was made (LeCun et al.,
+"Gradient-based learning applied to document recognition", 1998): the digit is cut out, scaled
+to fit a 20x20 box keeping its aspect ratio, and placed in a 28x28 field so that its centre of
+mass is at the centre. Before that, the things a camera adds and NIST's scanner did not are
+taken out: EXIF rotation, transparency, colour, dark-on-light ink, uneven lighting and noise.
+A 28x28 image is taken to be MNIST-style already and keeps its pixels (only its colours are
+made grey, and dark-on-light ink inverted).
+
+numpy and Pillow only; Pillow is imported when an image is first touched, so that importing
+``normalize`` stays cheap.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+INPUT_SHAPE = (28, 28, 1)
+
+IMAGE_SUFFIXES = frozenset(
+    {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".ppm", ".pbm", ".pnm"}
+)
+# Pillow's own decompression-bomb threshold (about 9500 x 9500). Checked from the header,
+# before a single pixel is decoded; Pillow's global setting is left alone.
+MAX_PIXELS = 89_478_485
+# Photos are worked on at most this many pixels a side: enough for a digit that fills a tenth
+# of the frame to keep 100 pixels, and a JPEG is decoded at that size directly (DCT scaling).
+WORK_SIDE = 1024
+
+FIELD = 28  # MNIST: a 28x28 field ...
+BOX = 20  # ... with the digit scaled to fit a 20x20 box, ...
+CENTRE = 14.0  # ... its centre of mass at pixel (14, 14), as measured on the MNIST test set.
+# An image needs this much contrast (of 255) between ink and paper to hold a digit.
+MIN_CONTRAST = 24.0
+
+_LUMA = np.array([0.299, 0.587, 0.114], np.float32)  # ITU-R 601, what Pillow's convert("L") uses
+_WIDE_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I", "F")
+
+
+class ImageError(Exception):
+    """An image that cannot be used. The message is one line: the file, the problem, the fix."""
+
+
+class NoDigitError(ImageError):
+    """The image holds no digit (blank, or too little contrast): saying so beats guessing."""
+
+
+def normalize(images: np.ndarray) -> np.ndarray:
+    """uint8 (N, 28, 28) grey levels -> float32 (N, 28, 28, 1) in [0, 1]."""
+    images = np.asarray(images)
+    if images.ndim == 2:
+        images = images[None]
+    return (images.astype(np.float32) / 255.0).reshape((-1, *INPUT_SHAPE))
+
+
+def list_images(folder: str | Path, recursive: bool = True) -> list[Path]:
+    """Image files in ``folder`` (and its subfolders), sorted; hidden files and folders skipped."""
+    folder = Path(folder)
+    found = folder.rglob("*") if recursive else folder.iterdir()
+    return sorted(
+        p
+        for p in found
+        if p.suffix.lower() in IMAGE_SUFFIXES
+        and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+        and p.is_file()
+    )
+
+
+def load_image(path: str | Path) -> Image.Image:
+    """Open an image file as the user sees it: fully decoded, first and only frame, EXIF-rotated.
+
+    Refuses, with an :class:`ImageError`, what cannot be a digit photo or would hurt the device:
+    a missing or unreadable file, a non-image, a truncated file, a decompression bomb, and an
+    animated image (which frame holds the digit is anyone's guess; MPO photos, whose extra
+    frames are depth maps or previews, use their main image).
+    """
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    path = Path(path)
+    if path.is_dir():
+        raise ImageError(f"{path}: is a folder, not an image")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(path)
+    except FileNotFoundError:
+        raise ImageError(f"{path}: no such file; check the path") from None
+    except PermissionError:
+        raise ImageError(f"{path}: permission denied; check the file's permissions") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+        raise ImageError(f"{path}: too many pixels ({_first_line(e)}); scale the image down first") from None
+    except UnidentifiedImageError:
+        hint = " (HEIC photos need: pip install pillow-heif)" if path.suffix.lower() in (".heic", ".heif") else ""
+        raise ImageError(f"{path}: not an image Pillow can read{hint}; save it as PNG or JPEG") from None
+    except OSError as e:
+        if e.errno is not None:  # the file system's error: a device, a lost mount
+            raise ImageError(f"{path}: cannot read it ({e.strerror})") from None
+        raise ImageError(
+            f"{path}: truncated or corrupt image ({_first_line(e)}); copy or save the file again"
+        ) from None
+    with image:
+        width, height = image.size
+        if width * height > MAX_PIXELS:
+            raise ImageError(
+                f"{path}: {width}x{height} is {width * height / 1e6:.0f} megapixels, over the "
+                f"{MAX_PIXELS / 1e6:.0f}-megapixel limit (a decompression bomb?); scale the image down first"
+            )
+        frames = getattr(image, "n_frames", 1)
+        if frames > 1 and image.format != "MPO":
+            raise ImageError(
+                f"{path}: animated {image.format} with {frames} frames; save the frame with the digit as PNG or JPEG"
+            )
+        if image.format == "JPEG":
+            image.draft(None, (WORK_SIDE, WORK_SIDE))  # decode big photos at reduced size: much faster
+        try:
+            image.load()
+        except (OSError, ValueError, SyntaxError, EOFError) as e:
+            raise ImageError(
+                f"{path}: truncated or corrupt image data ({_first_line(e)}); copy or save the file again"
+            ) from None
+        return ImageOps.exif_transpose(image)
+
+
+def prepare_file(path: str | Path) -> np.ndarray:
+    """``prepare_image(load_image(path))``, with the file named in any error."""
+    image = load_image(path)
+    try:
+        return prepare_image(image)
+    except ImageError as e:
+        raise type(e)(f"{path}: {e}") from None
+
+
+def prepare_files(paths: Iterable[str | Path]) -> tuple[np.ndarray, list[Path], list[str]]:
+    """Many files -> (uint8 (N, 28, 28) images, the N files they came from, one-line errors for the rest).
+
+    For training on folders of photos and for calibrating the converter on them: a file that
+    cannot be used is reported, not fatal.
+    """
+    images, used, errors = [], [], []
+    for path in map(Path, paths):
+        try:
+            images.append(prepare_file(path))
+            used.append(path)
+        except ImageError as e:
+            errors.append(str(e))
+    stacked = np.stack(images) if images else np.zeros((0, FIELD, FIELD), np.uint8)
+    return stacked, used, errors
+
+
+def prepare_image(image: Image.Image) -> np.ndarray:
+    """Any image of one digit -> uint8 (28, 28), white digit on black, as MNIST was made.
+
+    Raises :class:`NoDigitError` for an image with no digit in it, :class:`ImageError` for a
+    colour mode that cannot be read.
+    """
+    from PIL import ImageOps
+
+    gray = to_gray(ImageOps.exif_transpose(image))
+    if gray.shape == (FIELD, FIELD):
+        return _as_mnist(gray)
+    return _photo_to_mnist(gray)
+
+
+def to_gray(image: Image.Image) -> np.ndarray:
+    """Any Pillow image -> float32 grey levels 0-255 (H, W), transparency flattened onto white.
+
+    16-bit and float images are scaled to 0-255; pictures larger than WORK_SIDE are box-reduced
+    first. Ink drawn in white on a transparent background is kept (flattened onto black instead).
+    """
+    image = _standard_mode(image)
+    side = max(image.size)
+    if side > WORK_SIDE:
+        image = image.reduce(math.ceil(side / WORK_SIDE))
+    pixels = np.asarray(image, dtype=np.float32)
+    if image.mode in ("L", "F"):
+        return pixels
+    if image.mode == "RGB":
+        return pixels @ _LUMA
+    color, alpha = pixels[..., :-1], pixels[..., -1] / 255.0
+    gray = color[..., 0] if image.mode == "LA" else color @ _LUMA
+    on_white = gray * alpha + 255.0 * (1.0 - alpha)
+    if np.ptp(on_white) < MIN_CONTRAST and np.ptp(alpha) > 0.5:
+        return gray * alpha  # white ink on a transparent background: onto black, or it would vanish
+    return on_white
+
+
+def _standard_mode(image: Image.Image) -> Image.Image:
+    """One of L, F, RGB, LA, RGBA, so that the rest has five cases, not twenty."""
+    from PIL import Image
+
+    mode = image.mode
+    if mode in _WIDE_MODES:
+        return Image.fromarray(_wide_to_255(np.asarray(image), mode), "F")
+    if mode in ("1", "L"):
+        return image.convert("L")
+    if mode in ("LA", "La"):
+        return image.convert("LA")
+    if mode in ("P", "PA", "RGBA", "RGBa"):
+        return image.convert("RGBA")  # a palette's transparent colour becomes alpha
+    try:
+        return image.convert("RGB")  # RGB, RGBX, CMYK, YCbCr, LAB, HSV
+    except ValueError:
+        raise ImageError(f"unsupported colour mode {mode}; save the image as PNG or JPEG") from None
+
+
+def _wide_to_255(pixels: np.ndarray, mode: str) -> np.ndarray:
+    """16-bit, 32-bit and float grey levels -> float32 0-255, keeping the image's contrast."""
+    pixels = pixels.astype(np.float32)
+    if mode.startswith("I;16"):
+        return pixels / 257.0  # 65535 -> 255
+    top = float(pixels.max()) if pixels.size else 0.0
+    if pixels.dtype.kind == "f" and top <= 1.0 and pixels.min() >= 0.0:
+        return pixels * 255.0  # float images in [0, 1]
+    if top <= 255.0 and pixels.min() >= 0.0:
+        return pixels  # already 8-bit levels
+    if top <= 65535.0 and pixels.min() >= 0.0:
+        return pixels / 257.0  # 16-bit: 65535 -> 255
+    low = float(pixels.min())
+    return (pixels - low) * (255.0 / max(top - low, 1e-6))
+
+
+def _as_mnist(gray: np.ndarray) -> np.ndarray:
+    """A 28x28 image keeps its pixels: only dark-on-light ink is inverted."""
+    background = float(np.median(_border(gray)))
+    if _ink_is_dark(gray - background):
+        gray = 255.0 - gray
+        background = 255.0 - background
+    if float(gray.max()) - background < MIN_CONTRAST:
+        raise NoDigitError("no digit found: the image is blank or has too little contrast")
+    return np.clip(np.rint(gray), 0, 255).astype(np.uint8)
+
+
+def _photo_to_mnist(gray: np.ndarray) -> np.ndarray:
+    ink = _ink_strength(gray)
+    top, bottom = _main_span(ink.sum(axis=1))
+    left, right = _main_span(ink.sum(axis=0))
+    digit = _thickened(_fit(ink[top:bottom, left:right], 4 * BOX))
+    return _centred(_fit(digit, BOX))
+
+
+def _ink_strength(gray: np.ndarray) -> np.ndarray:
+    """Grey levels -> ink in [0, 1] on exact 0 background: lighting, polarity, clutter and noise taken out."""
+    ink = gray - _background(gray)
+    if _ink_is_dark(ink):
+        ink = -ink
+    noise = _robust_sigma(ink)
+    ink = _without_ruled_lines(ink, ink > max(4.0 * noise, 4.0), noise)
+    strong = ink > max(4.0 * noise, 4.0)
+    # Clutter is looked for among clearly inked pixels only: faint ruled lines or a shadow that
+    # link the digit to the edge must not make the digit part of the clutter.
+    clear = ink > max(4.0 * noise, 0.4 * float(np.median(ink[strong]))) if strong.any() else strong
+    clutter = _border_clutter(clear)
+    strong &= ~clutter
+    level = float(np.median(ink[strong])) if strong.any() else 0.0
+    if strong.sum() < 4 or level < max(10.0 * noise, MIN_CONTRAST):
+        raise NoDigitError("no digit found: the image is blank, or the ink has too little contrast with the paper")
+    if strong.mean() > 0.65:
+        raise NoDigitError("no digit found: ink would cover most of the image; crop the picture to the digit")
+    # Below the floor: paper grain, JPEG noise, smudges -> exact 0 as MNIST's background.
+    # Above the ink's median level: the stroke's core -> 1 (MNIST's strokes are saturated too).
+    floor = max(4.0 * noise, 0.4 * level)
+    ink = np.clip((ink - floor) / (level - floor), 0.0, 1.0)
+    ink[clutter] = 0.0
+    return ink
+
+
+def _without_ruled_lines(ink: np.ndarray, strong: np.ndarray, noise: float) -> np.ndarray:
+    """Subtract lines that run across the whole picture (ruled or squared paper) and are fainter
+    than the ink: a row's (column's) median is the line there, since the digit covers less than
+    half of it. A digit's own bar across a tight crop is as dark as the ink and stays.
+    """
+    if not strong.any():
+        return ink
+    faint = 0.5 * float(np.percentile(ink[strong], 90))
+    for axis in (1, 0):
+        line = np.median(ink, axis=axis, keepdims=True)
+        line[(line < 4.0 * noise) | (line > faint)] = 0.0
+        ink = ink - line
+    return ink
+
+
+def _background(gray: np.ndarray) -> np.ndarray:
+    """The paper's brightness: a smooth (quadratic) surface fitted to tile medians.
+
+    Tile medians ignore the ink of all but the boldest tiles, and the robust fit ignores those;
+    a smooth surface follows a lighting gradient or vignetting but cannot carve out strokes.
+    """
+    height, width = gray.shape
+    if min(height, width) < 48:
+        return np.full_like(gray, np.median(_border(gray)))
+    rows, cols = np.array_split(np.arange(height), 8), np.array_split(np.arange(width), 8)
+    medians = np.array([[np.median(gray[r[0] : r[-1] + 1, c[0] : c[-1] + 1]) for c in cols] for r in rows])
+    ys = np.array([r.mean() for r in rows]) / height * 2 - 1
+    xs = np.array([c.mean() for c in cols]) / width * 2 - 1
+    y, x = np.meshgrid(ys, xs, indexing="ij")
+    terms = np.stack([np.ones_like(x), x, y, x * x, x * y, y * y], axis=-1).reshape(-1, 6)
+    values = medians.ravel()
+    keep = np.abs(values - np.median(values)) <= 3.0 * _robust_sigma(values) + 1.0  # the table, not paper
+    for _ in range(4):  # drop tiles the ink dominates, refit
+        coef, *_ = np.linalg.lstsq(terms[keep], values[keep], rcond=None)
+        residual = values - terms @ coef
+        spread = 1.4826 * np.median(np.abs(residual[keep])) + 1.0
+        keep = np.abs(residual) <= 3.0 * spread
+        if keep.sum() < 12:
+            return np.full_like(gray, np.median(_border(gray)))
+    y = (np.arange(height, dtype=np.float32) + 0.5) / height * 2 - 1
+    x = (np.arange(width, dtype=np.float32) + 0.5) / width * 2 - 1
+    c = coef.astype(np.float32)
+    return c[0] + (c[2] * y + c[5] * y * y)[:, None] + (c[1] * x + c[3] * x * x)[None, :] + c[4] * np.outer(y, x)
+
+
+def _ink_is_dark(deviation: np.ndarray) -> bool:
+    """Whether the ink is darker than the paper: the larger mass of strong deviations decides."""
+    noise = _robust_sigma(deviation)
+    strong = np.abs(deviation) > max(3.0 * noise, 8.0)
+    return float(-deviation[strong & (deviation < 0)].sum()) > float(deviation[strong & (deviation > 0)].sum())
+
+
+def _robust_sigma(values: np.ndarray) -> float:
+    """Noise level from the median absolute deviation: the paper, not the ink, sets it."""
+    return 1.4826 * float(np.median(np.abs(values - np.median(values))))
+
+
+def _border(gray: np.ndarray) -> np.ndarray:
+    edge = max(1, min(gray.shape) // 20)
+    return np.concatenate([gray[:edge].ravel(), gray[-edge:].ravel(), gray[:, :edge].ravel(), gray[:, -edge:].ravel()])
+
+
+def _border_clutter(ink: np.ndarray) -> np.ndarray:
+    """Ink connected to the image's edge (the table beside the paper, a shadow, a finger), when a
+    digit stands clear of the edge; a tightly cropped digit touches it and is kept whole.
+    """
+    factor = max(1, math.ceil(max(ink.shape) / 128))  # find connections on a small copy: fast
+    height, width = ink.shape
+    padded = np.pad(ink, ((0, -height % factor), (0, -width % factor)))
+    small = padded.reshape(padded.shape[0] // factor, factor, padded.shape[1] // factor, factor).any(axis=(1, 3))
+    touching = np.zeros_like(small)
+    touching[[0, -1], :], touching[:, [0, -1]] = small[[0, -1], :], small[:, [0, -1]]
+    nothing = np.zeros_like(ink)
+    if not touching.any():
+        return nothing
+    for _ in range(small.size):  # grow from the edge through connected ink until nothing changes
+        grown = np.pad(touching, 1)
+        grown = small & (
+            grown[1:-1, 1:-1]
+            | grown[:-2, 1:-1]
+            | grown[2:, 1:-1]
+            | grown[1:-1, :-2]
+            | grown[1:-1, 2:]
+            | grown[:-2, :-2]
+            | grown[:-2, 2:]
+            | grown[2:, :-2]
+            | grown[2:, 2:]
+        )
+        if (grown == touching).all():
+            break
+        touching = grown
+    clutter = np.repeat(np.repeat(touching, factor, axis=0), factor, axis=1)[:height, :width]
+    if (ink & ~clutter).sum() < max(16, 0.05 * ink.sum()):
+        return nothing  # everything touches the edge: a tight crop, keep it
+    return clutter
+
+
+def _main_span(profile: np.ndarray) -> tuple[int, int]:
+    """The digit's extent along one axis: runs of ink holding >= 5 % of it; specks fall away."""
+    gap = max(1, len(profile) // 50)  # strokes this close belong together
+    columns = np.flatnonzero(profile > 0)
+    breaks = np.flatnonzero(np.diff(columns) > gap)
+    starts = np.concatenate([[columns[0]], columns[breaks + 1]])
+    ends = np.concatenate([columns[breaks], [columns[-1]]]) + 1
+    mass = np.array([profile[s:e].sum() for s, e in zip(starts, ends, strict=True)])
+    kept = np.flatnonzero(mass >= 0.05 * mass.sum())
+    return int(starts[kept[0]]), int(ends[kept[-1]])
+
+
+def _fit(ink: np.ndarray, box: int) -> np.ndarray:
+    """Scale to fit a box x box square keeping the aspect ratio, averaging pixels when shrinking."""
+    from PIL import Image
+
+    height, width = ink.shape
+    scale = box / max(height, width)
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    resample = Image.Resampling.BOX if scale < 1 else Image.Resampling.BILINEAR
+    resized = Image.fromarray(ink.astype(np.float32), "F").resize(size, resample)
+    return np.clip(np.asarray(resized, dtype=np.float32), 0.0, 1.0)
+
+
+def _thickened(digit: np.ndarray) -> np.ndarray:
+    """Thicken pen-thin strokes towards MNIST's (about an eighth of the digit's height).
+
+    A ballpoint line on a phone photo is a fifth as thick, relative to the digit, as the
+    strokes the model learned from, and would shrink to faint grey at 20x20. Never thins.
+    """
+    from PIL import Image, ImageFilter
+
+    width = _stroke_width(digit > 0.5)
+    wanted = 0.12 * max(digit.shape)
+    if width >= 0.7 * wanted:
+        return digit
+    size = min(2 * round((wanted - width) / 2) + 1, 15)
+    grown = Image.fromarray(digit, "F").filter(ImageFilter.MaxFilter(size))
+    return np.asarray(grown, dtype=np.float32)
+
+
+def _stroke_width(mask: np.ndarray) -> float:
+    """Mean stroke width: ink area over half its outline (a stroke has two edges)."""
+    padded = np.pad(mask, 1)
+    inside = padded[:-2, 1:-1] & padded[2:, 1:-1] & padded[1:-1, :-2] & padded[1:-1, 2:]
+    outline = int((mask & ~inside).sum())
+    return 2.0 * float(mask.sum()) / outline if outline else 0.0
+
+
+def _centred(digit: np.ndarray) -> np.ndarray:
+    """Place in the 28x28 field with the centre of mass at (14, 14), as MNIST was made."""
+    height, width = digit.shape
+    total = float(digit.sum())
+    cy = float((digit.sum(axis=1) * np.arange(height)).sum()) / total
+    cx = float((digit.sum(axis=0) * np.arange(width)).sum()) / total
+    top, left = round(CENTRE - cy), round(CENTRE - cx)
+    # Keep the whole digit in the field even when its mass sits far off its box's centre.
+    top, left = min(max(top, 0), FIELD - height), min(max(left, 0), FIELD - width)
+    field = np.zeros((FIELD, FIELD), np.float32)
+    field[top : top + height, left : left + width] = digit
+    return np.rint(field * 255.0).astype(np.uint8)
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__

@@ -1,0 +1,232 @@
+"""Load a .tflite digit classifier in whichever TFLite interpreter is installed, and run it.
+
+Order of preference: LiteRT (``ai_edge_litert``, maintained, fastest here), then the old
+``tflite_runtime``, then ``tensorflow.lite`` only when neither is installed. Known failures
+become one-line advice (:class:`RuntimeProblem`) instead of a traceback, and the interpreter's
+own chatter on stderr ("Created TensorFlow Lite XNNPACK delegate", NumPy's ABI warning) is
+kept off the user's screen.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import os
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edge.preprocess import INPUT_SHAPE, normalize
+
+RUNTIMES = ("ai_edge_litert", "tflite_runtime", "tensorflow")
+_MODULES = {
+    "ai_edge_litert": "ai_edge_litert.interpreter",
+    "tflite_runtime": "tflite_runtime.interpreter",
+    "tensorflow": "tensorflow.lite.python.interpreter",
+}
+INSTALL_ADVICE = "pip install ai-edge-litert (or: pip install -r edge/requirements.txt)"
+_TFLITE_ID = b"TFL3"  # flatbuffer file identifier, bytes 4-8 of every .tflite file
+
+
+class RuntimeProblem(Exception):
+    """The interpreter or the model cannot be used; the message says what to do."""
+
+
+class _Captured:
+    text = ""
+
+
+@contextlib.contextmanager
+def _stderr_captured() -> Iterator[_Captured]:
+    """Catch what C++ and Python write to file descriptor 2, to read it or drop it."""
+    captured = _Captured()
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError, AttributeError):  # no real stderr (embedded, closed): nothing to hide
+        yield captured
+        return
+    with tempfile.TemporaryFile() as sink:
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield captured
+        finally:
+            with contextlib.suppress(OSError, ValueError):
+                sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            sink.seek(0)
+            captured.text = sink.read().decode("utf-8", "replace")
+
+
+def _numpy_abi_advice(runtime: str) -> str:
+    return (
+        f"{runtime} was built for NumPy 1 and cannot run under NumPy {np.__version__}: "
+        f"pip install 'numpy<2', or better, {INSTALL_ADVICE}"
+    )
+
+
+def _is_numpy_abi_error(text: str) -> bool:
+    return "_ARRAY_API" in text or "compiled using NumPy 1.x" in text or "numpy.core.multiarray failed" in text
+
+
+def interpreter_class(runtime: str | None = None) -> tuple[type, str]:
+    """The Interpreter class of ``runtime``, or of the first one installed, and its name."""
+    problems = []
+    for name in [runtime] if runtime else RUNTIMES:
+        if name not in _MODULES:
+            raise RuntimeProblem(f"unknown runtime {name!r}; choose one of {', '.join(RUNTIMES)}")
+        if name == "tensorflow":
+            os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # before the first import of TF
+        try:
+            with _stderr_captured() as chatter:
+                module = importlib.import_module(_MODULES[name])
+            return module.Interpreter, name
+        except ModuleNotFoundError:
+            problems.append(f"{name} is not installed")
+        except (ImportError, AttributeError) as e:
+            if _is_numpy_abi_error(f"{e} {chatter.text}"):
+                problems.append(_numpy_abi_advice(name))
+            else:
+                problems.append(f"{name} failed to import ({_first_line(e)})")
+    raise RuntimeProblem(f"no TFLite interpreter could be loaded: {'; '.join(problems)}. Fix: {INSTALL_ADVICE}")
+
+
+def _check_model_file(path: Path) -> None:
+    """Refuse what is not a .tflite file before the interpreter sees it."""
+    if path.is_dir():
+        raise RuntimeProblem(f"{path}: is a folder (a SavedModel?); give the .tflite file that mnist-convert wrote")
+    if not path.is_file():
+        raise RuntimeProblem(f"{path}: model file not found; check the path or run mnist-convert")
+    try:
+        with path.open("rb") as f:
+            head = f.read(8)
+    except OSError as e:
+        raise RuntimeProblem(f"{path}: cannot read the model ({e.strerror})") from None
+    if head[4:8] == _TFLITE_ID:
+        return
+    if head.startswith(b"PK\x03\x04"):
+        what = "a zip archive (a Keras .keras model?)"
+    elif head.startswith(b"\x89HDF"):
+        what = "an HDF5 file (a Keras .h5 model?)"
+    elif not head:
+        what = "empty file"
+    else:
+        what = "not a TFLite model"
+    raise RuntimeProblem(f"{path}: {what}; convert the model with mnist-convert and give its .tflite file")
+
+
+def _explain_load_error(path: Path, runtime: str, error: Exception, chatter: str) -> str:
+    text = " ".join(f"{error} {chatter}".split())
+    if _is_numpy_abi_error(text):
+        return f"{path}: {_numpy_abi_advice(runtime)}"
+    if "Didn't find op for builtin opcode" in text or ("opcode" in text and "version" in text):
+        op = text.split("opcode '")[1].split("'")[0] if "opcode '" in text else "an operator"
+        version = text.split("version '")[1].split("'")[0] if "version '" in text else "?"
+        upgrade = "pip install --upgrade ai-edge-litert" if runtime == "ai_edge_litert" else INSTALL_ADVICE
+        return (
+            f"{path}: {runtime} is older than the TensorFlow that converted this model ({op} version {version} "
+            f"is unknown to it). Fix: {upgrade}, or deploy a variant it can load "
+            "(float32 or int8; see manifest.json)"
+        )
+    if "not a valid Flatbuffer" in text or "model identifier" in text or "allocation is null" in text:
+        return f"{path}: corrupt or truncated TFLite file; copy it again or rerun mnist-convert"
+    return f"{path}: {runtime} cannot load this model ({text[:200]})"
+
+
+class Classifier:
+    """A digit classifier in a TFLite interpreter: float, int8 or uint8 input alike.
+
+    ``predict`` takes uint8 images (N, 28, 28) as MNIST stores them, quantizes them with the
+    model's own scale and zero point, runs them in batches, and returns probabilities.
+    ``threads`` defaults to every core: what a device that does nothing else wants.
+    """
+
+    def __init__(self, model_path: str | Path, threads: int | None = None, runtime: str | None = None):
+        self.path = Path(model_path)
+        if threads is not None and threads < 1:
+            raise RuntimeProblem(f"--threads must be at least 1, not {threads}")
+        self.threads = threads or os.cpu_count() or 1
+        _check_model_file(self.path)
+        Interpreter, self.runtime = interpreter_class(runtime)
+        chatter = _Captured()
+        try:
+            with _stderr_captured() as chatter:
+                self.interpreter: Any = Interpreter(model_path=str(self.path), num_threads=self.threads)
+        except (ValueError, RuntimeError, SystemError, AttributeError, ImportError) as e:
+            raise RuntimeProblem(_explain_load_error(self.path, self.runtime, e, chatter.text)) from None
+        inputs, outputs = self.interpreter.get_input_details(), self.interpreter.get_output_details()
+        if len(inputs) != 1 or len(outputs) != 1:
+            raise RuntimeProblem(
+                f"{self.path}: expected one input and one output, found {len(inputs)} and {len(outputs)}"
+            )
+        self.input, self.output = inputs[0], outputs[0]
+        if tuple(self.input["shape"][1:]) not in (INPUT_SHAPE, INPUT_SHAPE[:2]):
+            raise RuntimeProblem(
+                f"{self.path}: model input is {'x'.join(map(str, self.input['shape'][1:]))}, not 28x28 with "
+                "one channel; this runner classifies MNIST-style digits"
+            )
+        if len(self.output["shape"]) != 2:
+            raise RuntimeProblem(
+                f"{self.path}: model output has shape {tuple(self.output['shape'])}, not (batch, classes)"
+            )
+        try:
+            with _stderr_captured() as chatter:
+                self.interpreter.allocate_tensors()
+        except (ValueError, RuntimeError) as e:
+            raise RuntimeProblem(_explain_load_error(self.path, self.runtime, e, chatter.text)) from None
+        self.input_dtype = np.dtype(self.input["dtype"])
+        self.output_dtype = np.dtype(self.output["dtype"])
+        self.num_classes = int(self.output["shape"][-1])
+        self._batch = int(self.input["shape"][0])
+
+    def quantize(self, pixels: np.ndarray) -> np.ndarray:
+        """Float pixels in [0, 1] -> the model's input type, with its scale and zero point."""
+        if self.input_dtype.kind == "f":
+            return pixels.astype(self.input_dtype)
+        scale, zero_point = self.input["quantization"]
+        info = np.iinfo(self.input_dtype)
+        return np.clip(np.round(pixels / scale + zero_point), info.min, info.max).astype(self.input_dtype)
+
+    def _to_probabilities(self, raw: np.ndarray) -> np.ndarray:
+        out = raw.astype(np.float32)
+        if self.output_dtype.kind != "f":
+            scale, zero_point = self.output["quantization"]
+            out = (out - zero_point) * scale
+        # Models from mnist-train end in softmax; apply one only to a model that outputs logits.
+        if out.size and (out.min() < -1e-3 or not np.allclose(out.sum(axis=-1), 1.0, atol=0.05)):
+            out = np.exp(out - out.max(axis=-1, keepdims=True))
+            out /= out.sum(axis=-1, keepdims=True)
+        return out
+
+    def _resize(self, batch: int) -> None:
+        if batch != self._batch:
+            self.interpreter.resize_tensor_input(self.input["index"], [batch, *self.input["shape"][1:]])
+            with _stderr_captured():
+                self.interpreter.allocate_tensors()
+            self._batch = batch
+
+    def invoke(self, model_input: np.ndarray) -> np.ndarray:
+        """Run one already-quantized batch; returns the raw output tensor."""
+        self._resize(len(model_input))
+        batch = np.ascontiguousarray(model_input.reshape((len(model_input), *self.input["shape"][1:])))
+        self.interpreter.set_tensor(self.input["index"], batch)
+        self.interpreter.invoke()
+        return self.interpreter.get_tensor(self.output["index"])
+
+    def predict(self, images: np.ndarray, batch_size: int = 256) -> np.ndarray:
+        """uint8 images (N, 28, 28) -> probabilities (N, classes), in batches of ``batch_size``."""
+        pixels = self.quantize(normalize(images))
+        chunks = [self.invoke(pixels[i : i + batch_size]) for i in range(0, len(pixels), batch_size)]
+        if not chunks:
+            return np.zeros((0, self.num_classes), np.float32)
+        return self._to_probabilities(np.concatenate(chunks))
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__

@@ -1,0 +1,64 @@
+"""mnist-train: train a digit classifier and export it for the converter."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from edge.mnist_data import DataError
+from train.trainer import DEFAULT_EPOCHS, TrainConfig, TrainError, TrainingInterrupted
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        prog="mnist-train",
+        description="Train an MNIST (or Fashion-MNIST) classifier in Keras and export a SavedModel "
+        "for mnist-convert.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument("--model", default="cnn", help="architecture: mlp, lenet or cnn (train/models.py)")
+    p.add_argument("--epochs", type=int, default=DEFAULT_EPOCHS, help="passes over the training set")
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--lr", type=float, default=None, help="peak learning rate (cosine decay); default per model")
+    p.add_argument("--augment", action="store_true", help="random shifts, rotations and zoom while training")
+    p.add_argument("--dataset", choices=("mnist", "fashion"), default="mnist")
+    p.add_argument("--data-dir", help="folder with the four IDX files or mnist.npz (default: $MNIST_DATA_DIR, "
+                   "the user cache, else download)")
+    p.add_argument("--out", default="artifacts", help="where to write the model and reports")
+    p.add_argument("--resume", action="store_true", help="continue the interrupted run in --out")
+    p.add_argument("--seed", type=int, default=42, help="same seed, same data: same model")
+    p.add_argument("--limit", type=int, help="train on the first N training images only (a quick try)")
+    p.add_argument("--init-from", help="start from this trained .keras model (fine-tuning)")
+    p.add_argument("--verbose", action="store_true", help="show TensorFlow's own log lines")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    from train.tf_quiet import quiet_tensorflow
+
+    quiet_tensorflow(args.verbose, native=True)
+    config = TrainConfig(**{k: v for k, v in vars(args).items()})
+    try:
+        from train.trainer import train
+
+        metrics = train(config)
+    except (TrainError, DataError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except TrainingInterrupted as e:
+        print(f"\n{e}", file=sys.stderr)
+        return 130
+    out = config.out
+    print(
+        f"Test accuracy {metrics['test_accuracy']:.2%} (loss {metrics['test_loss']:.4f}) on "
+        f"{metrics['test_images']:,} images; best epoch {metrics['best_epoch']} of {metrics['epochs']}; "
+        f"{metrics['wall_time_s']:.0f} s of training"
+    )
+    print(f"Wrote {out}/saved_model, {out}/model.keras, {out}/metrics.json, {out}/history.json, {out}/curves.png")
+    print(f"Next: mnist-convert --model {out}/saved_model --quantize all")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
