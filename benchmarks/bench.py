@@ -23,6 +23,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timezone
@@ -71,8 +72,7 @@ def parse_threads(text: str) -> tuple[int, ...]:
     """'1,all' -> (1, cores): the thread counts to measure, in increasing order."""
     cores = machine.usable_cores()
     counts = set()
-    for part in text.split(","):
-        part = part.strip().lower()
+    for part in (p.strip().lower() for p in text.split(",")):
         if part == "all":
             counts.add(cores)
         elif part.isdigit() and int(part) > 0:
@@ -87,24 +87,29 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         prog="mnist-bench",
         description="Size, accuracy, latency, throughput, memory and cold start of every model variant, "
         "side by side with ONNX Runtime. Writes results.json, results.md and results.png.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        epilog="example: mnist-train && mnist-convert --quantize all && mnist-bench --quick",
     )
-    p.add_argument("--artifacts", type=Path, default=Path("artifacts"),
-                   help="folder of mnist-train's model.keras and mnist-convert's .tflite files + manifest.json")
-    p.add_argument("--data-dir", help="MNIST files (default: $MNIST_DATA_DIR, the user cache, else download)")
-    p.add_argument("--out", type=Path, default=Path("bench-results"), help="where to write the results")
-    p.add_argument("--threads", type=parse_threads, default=parse_threads("1,all"),
-                   help="thread counts to measure, comma-separated ('all' = every core)")
+    p.add_argument("--artifacts", type=Path, default=Path("artifacts"), metavar="DIR",
+                   help="mnist-train's model.keras and mnist-convert's .tflite files + manifest.json "
+                   "(default: artifacts)")
+    p.add_argument("--data-dir", metavar="DIR",
+                   help="the MNIST files (default: $MNIST_DATA_DIR, the user cache, else download)")
+    p.add_argument("--out", type=Path, default=Path("bench-results"), metavar="DIR",
+                   help="where to write results.json, results.md, results.png (default: bench-results)")
+    p.add_argument("--threads", type=parse_threads, default="1,all", metavar="N,N",
+                   help="thread counts to measure; 'all' = every core (default: 1,all)")
     p.add_argument("--runtime-python", action="append", default=[], metavar="PATH",
-                   help="also measure the TFLite runtime of this Python (e.g. a venv with tflite-runtime and "
-                   "numpy<2); repeatable")
+                   help="also measure the TFLite runtime of this Python, e.g. a venv with tflite-runtime and "
+                   "numpy<2 (repeatable)")
     p.add_argument("--quick", action="store_true",
-                   help="fewer timing runs and a throughput subset (accuracy still on the whole test set): ~1-2 min")
-    p.add_argument("--runs", type=int, help="timed single-image runs per measurement (default 5000, --quick 300; "
-                   f"Keras gets a {KERAS_RUNS_SHARE}th)")
-    p.add_argument("--batch-size", type=int, default=256, help="batch size for accuracy and throughput")
+                   help="fewer timing runs, throughput on 2,048 images; accuracy still on the whole test set")
+    p.add_argument("--runs", type=int, metavar="N",
+                   help=f"timed single-image runs per measurement (default: 5000, --quick 300; Keras gets a "
+                   f"{KERAS_RUNS_SHARE}th)")
+    p.add_argument("--batch-size", type=int, default=256, metavar="N",
+                   help="batch size for accuracy and throughput (default: 256)")
     p.add_argument("--no-onnx", action="store_true", help="leave out the ONNX Runtime peer")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--no-progress", action="store_true", help="no progress display")
     p.add_argument("--verbose", action="store_true", help="show TensorFlow's and the converters' own log lines")
     args = p.parse_args(argv)
     settings = Settings(threads=args.threads, batch_size=args.batch_size)
@@ -144,7 +149,7 @@ class Workers:
     def run(self, python: str, mode: str, job: dict[str, Any], on_progress: Callable[[dict], None] = lambda _m: None,
             ) -> tuple[dict[str, Any] | None, str | None, float]:
         """(result, error, seconds from process start to its result line)."""
-        start = _now()
+        start = time.perf_counter()
         with tempfile.TemporaryFile(mode="w+") as stderr:
             try:
                 process = subprocess.Popen(
@@ -161,7 +166,7 @@ class Workers:
                 except ValueError:
                     continue  # a runtime's own chatter on stdout
                 if "result" in message:
-                    result, seconds = message["result"], _now() - start
+                    result, seconds = message["result"], time.perf_counter() - start
                 elif "error" in message:
                     error = message["error"]
                 elif "progress" in message:
@@ -172,12 +177,6 @@ class Workers:
                 lines = [line for line in stderr.read().strip().splitlines() if line.strip()]
                 error = f"the measuring process failed (exit {process.returncode}): {lines[-1] if lines else 'no output'}"
         return result, error, seconds
-
-
-def _now() -> float:
-    import time  # noqa: PLC0415
-
-    return time.perf_counter()
 
 
 # --- the plan: one row per (runtime, model file) --------------------------------------------
@@ -242,34 +241,37 @@ def write_atomic(path: Path, text: str) -> None:
 
 
 class Progress:
-    """A tqdm bar counting measurement steps, with the current one as its description."""
+    """A tqdm bar counting measurement steps on a terminal; one line per task in a log."""
 
     def __init__(self, total: int, enabled: bool):
         from tqdm.auto import tqdm  # noqa: PLC0415
 
-        self.bar = tqdm(total=total, unit="step", disable=not enabled, dynamic_ncols=True,
+        self.lines = enabled and not sys.stderr.isatty()
+        self.bar = tqdm(total=total, unit="step", disable=not enabled or self.lines, dynamic_ncols=True,
                         bar_format="{desc:<46.46} {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}]")
-        self.enabled = enabled
+        self._left = 0
+        self.count, self.total = 0, total
 
     def task(self, text: str, steps: int) -> Callable[[dict], None]:
         """Start a task of ``steps`` steps; returns the callback for its progress messages."""
         self.bar.set_description_str(text)
+        if self.lines:
+            print(f"[{self.count}/{self.total} steps] {text}", file=sys.stderr, flush=True)
         self._left = steps
         return self.step
 
     def step(self, _message: dict | None = None) -> None:
         if self._left > 0:
             self._left -= 1
+            self.count += 1
             self.bar.update(1)
 
     def done(self) -> None:
         """Skip what a failed task did not get to."""
         if self._left:
+            self.count += self._left
             self.bar.update(self._left)
         self._left = 0
-
-    def say(self, text: str) -> None:
-        self.bar.write(text, file=sys.stderr) if self.enabled else print(text, file=sys.stderr)
 
     def close(self) -> None:
         self.bar.close()
@@ -333,7 +335,7 @@ def edge_startup(artifacts: Path, model: Path, data: Path, repeats: int, folder:
         image = startup.sample_image(data, folder)
         with contextlib.redirect_stdout(io.StringIO()):  # it prints a line per run; our bar shows progress
             found = startup.measure_startup(sys.executable, model, artifacts / "model.keras", image, repeats)
-    except startup.BenchError as e:
+    except (startup.BenchError, subprocess.SubprocessError, OSError) as e:
         return {"error": " ".join(str(e).split())[:300]}
     return {**found, "model": model.name, "image": image.name}
 
@@ -398,9 +400,16 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             if args.no_onnx:
                 results["onnx"] = {"skipped": "--no-onnx"}
             else:
-                results["onnx"] = make_onnx(artifacts, out / "onnx", dataset, manifest, data, args.verbose, progress)
-                for variant, path in results["onnx"].pop("files").items():
-                    rows.append(_row("onnxruntime", variant, path))
+                from benchmarks.onnx_peer import PeerError  # noqa: PLC0415
+
+                try:
+                    results["onnx"] = make_onnx(artifacts, out / "onnx", dataset, manifest, data, args.verbose, progress)
+                    for variant, path in results["onnx"].pop("files").items():
+                        rows.append(_row("onnxruntime", variant, path))
+                except PeerError as e:  # the rest is still worth measuring
+                    results["onnx"] = {"error": str(e)}
+                    failures.append(f"ONNX Runtime peer: {e}")
+                    progress.done()
             for row in rows:
                 if not row["error"]:
                     measure_row(row, workers, settings, data, progress)
@@ -442,9 +451,8 @@ def write_outputs(results: dict[str, Any], out: Path) -> list[Path]:
     from benchmarks.report import add_derived, markdown  # noqa: PLC0415
 
     add_derived(results)
-    results["chart"] = "results.png"
     paths = [out / "results.json", out / "results.md", out / "results.png"]
-    plot(results, paths[2])
+    results["chart"] = {"file": paths[2].name, "points": plot(results, paths[2])}
     write_atomic(paths[1], markdown(results))
     write_atomic(paths[0], json.dumps(results, indent=2, default=str) + "\n")
     return paths
@@ -466,14 +474,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("\ninterrupted; nothing was written", file=sys.stderr)
+        print("\ninterrupted; results were not written", file=sys.stderr)
         return 130
     text = paths[1].read_text()
     print(text.split("## Latency in detail")[0].rstrip())
     print(f"\nWrote {', '.join(str(p) for p in paths)}")
-    broken = [r for r in results["rows"] if r["error"] and not r.get("python")]
-    for row in broken:
-        print(f"error: {row['runtime']} {row['variant']}: {row['error']}", file=sys.stderr)
+    # A model another Python's runtime cannot load is a finding; our own runtimes failing is not.
+    broken = [f"{r['runtime']} {r['variant']}: {r['error']}" for r in results["rows"] if r["error"] and not r.get("python")]
+    if (results.get("onnx") or {}).get("error"):
+        broken.append(f"ONNX Runtime peer: {results['onnx']['error']}")
+    for text in broken:
+        print(f"error: {text}", file=sys.stderr)
     return 1 if broken else 0
 
 

@@ -103,8 +103,8 @@ def times(x: float | None) -> str:
 
 def label(row: dict[str, Any]) -> str:
     name = RUNTIME_NAMES.get(row["runtime"], row["runtime"])
-    if row.get("python"):
-        name += f" ({row['python']})"
+    if row.get("python"):  # a runtime of another Python (--runtime-python): its version tells it apart
+        name += f" {row.get('runtime_version') or ''} (other Python)".replace("  ", " ")
     return name
 
 
@@ -131,7 +131,7 @@ def markdown(results: dict[str, Any]) -> str:
         f"{settings['warmup']} warm-up calls, median of {settings['runs']:,} runs ({settings['keras_runs']:,} for Keras); "
         "*invoke* is the runtime alone on a prepared input, *end-to-end* adds preprocessing, quantization and "
         f"dequantization. Throughput: batches of {settings['batch_size']}, best of {settings['throughput_repeats']}. "
-        "Memory: peak RSS of a fresh process that loads the model and classifies one image; "
+        "Memory: peak RSS of a fresh process that loads the model and classifies one image (1 thread); "
         "cold start: from that process's start to its first prediction.",
         "",
         "## Which file to put on your Pi",
@@ -237,5 +237,6 @@ def markdown(results: dict[str, Any]) -> str:
         lines += [f"- {label(row)}, `{row['variant']}`: {row['error']}" for row in failed]
         lines += [f"- {text}" for text in results.get("failures", [])]
         lines.append("")
-    lines += [f"Files: `results.json` (every figure), `{results.get('chart', 'results.png')}` (the chart).", ""]
+    chart = (results.get("chart") or {}).get("file", "results.png")
+    lines += [f"Files: `results.json` (every figure), `{chart}` (accuracy against latency and size).", ""]
     return "\n".join(lines)

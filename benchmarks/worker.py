@@ -66,7 +66,8 @@ def peak_rss_bytes() -> int:
 
 def info() -> dict[str, Any]:
     """This Python, its numpy, and the TFLite runtime the edge runner would pick here."""
-    found: dict[str, Any] = {"python": platform.python_version(), "executable": sys.executable, "numpy": version("numpy")}
+    found: dict[str, Any] = {"python": platform.python_version(), "executable": sys.executable,
+                             "numpy": version("numpy")}
     try:
         _, runtime = interpreter_class()
     except RuntimeProblem as e:
@@ -76,7 +77,6 @@ def info() -> dict[str, Any]:
 
 def measure(job: dict[str, Any]) -> dict[str, Any]:
     """Accuracy on the whole test set, latency one image at a time, throughput in batches."""
-    from benchmarks.timing import images_per_second, time_calls  # noqa: PLC0415
     from edge.mnist_data import load_split  # noqa: PLC0415
 
     test = load_split(job["data"], "test")
@@ -88,7 +88,6 @@ def measure(job: dict[str, Any]) -> dict[str, Any]:
         "latency_us": {},
         "throughput": {},
     }
-    few = test.images[: job["latency_images"]]
     for threads in job["threads"]:
         engine = open_engine(job["runtime"], job["model"], threads)
         if job["accuracy"] and "accuracy" not in result:
@@ -96,19 +95,27 @@ def measure(job: dict[str, Any]) -> dict[str, Any]:
             correct = int((predictions == test.labels).sum())
             result.update(correct=correct, images=int(len(test.labels)), accuracy=correct / len(test.labels))
             emit(progress="accuracy", threads=threads)
-        prepared = [engine.prepare(few[i : i + 1]) for i in range(len(few))]
-        singles = [few[i : i + 1] for i in range(len(few))]
-        invoke = time_calls(engine.invoke, prepared, job["runs"], job["warmup"])
-        emit(progress="invoke", threads=threads)
-        end_to_end = time_calls(lambda image: engine.predict(image, 1), singles, job["runs"], job["warmup"])
-        emit(progress="end_to_end", threads=threads)
-        result["latency_us"][str(threads)] = {"invoke": invoke, "end_to_end": end_to_end}
-        batch = test.images[: job["throughput_images"]]
-        rate = images_per_second(lambda images: engine.predict(images, job["batch_size"]), batch, job["throughput_repeats"])
-        result["throughput"][str(threads)] = {**rate, "batch_size": job["batch_size"]}
-        emit(progress="throughput", threads=threads)
-        del engine
+        latency, throughput = _timings(engine, test.images, job)
+        result["latency_us"][str(threads)], result["throughput"][str(threads)] = latency, throughput
+        del engine  # free its threads and buffers before the next thread count
     return result
+
+
+def _timings(engine: Any, images: np.ndarray, job: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Latency (invoke alone, end to end) one image at a time, then throughput in batches."""
+    from benchmarks.timing import images_per_second, time_calls  # noqa: PLC0415
+
+    singles = [images[i : i + 1] for i in range(min(job["latency_images"], len(images)))]
+    prepared = [engine.prepare(image) for image in singles]
+    invoke = time_calls(engine.invoke, prepared, job["runs"], job["warmup"])
+    emit(progress="invoke")
+    end_to_end = time_calls(lambda image: engine.predict(image, 1), singles, job["runs"], job["warmup"])
+    emit(progress="end_to_end")
+    batch_size = job["batch_size"]
+    rate = images_per_second(lambda batch: engine.predict(batch, batch_size), images[: job["throughput_images"]],
+                             job["throughput_repeats"])
+    emit(progress="throughput")
+    return {"invoke": invoke, "end_to_end": end_to_end}, {**rate, "batch_size": batch_size}
 
 
 def probe(job: dict[str, Any]) -> dict[str, Any]:

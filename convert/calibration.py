@@ -13,12 +13,17 @@ import numpy as np
 
 from edge.preprocess import normalize
 
-# Measured on a briefly trained default CNN (2 epochs, 20k images; /tmp script, 10k test images
-# through LiteRT, change vs float32 in points, 3 seeds each):
-#   samples:  10     50     100    200    500    1000   2000
-#   change: -0.09  -0.03  -0.02  -0.01  -0.01  -0.01  -0.01   (see the report of issue 3)
-# From ~200 images on the ranges stop moving: the extremes of MNIST pixels and activations are
-# common, not rare. 500 leaves margin for bigger models and Fashion-MNIST at ~1.5 s of conversion.
+# Measured (issue 3) on the default CNN from `mnist-train --epochs 3 --limit 30000` (99.18 %),
+# int8 vs float32 on the 10k test images in LiteRT, 3 calibration draws per count:
+#   samples                          10      30     100     300     500    1000    3000
+#   accuracy change (points, mean)   0.00    0.00    0.00   +0.01    0.00    0.00    0.00
+#   test activations above the
+#   calibrated max (per million)      45      25       9       5       3       2       1
+#   calibrated / test value range   0.81    0.84    0.89    0.93    0.95    0.97    1.00
+# Accuracy is flat (within 5 of 10,000 images) from 10 images on, also for a 20k-image CNN and
+# LeNet: MNIST activations have few outliers. What more images buy is coverage of the value
+# ranges the device will meet. 500 (50 per digit) covers 95 % of them and clips 3 values in a
+# million, for under a second of calibration; beyond it the gain flattens while time grows.
 DEFAULT_SAMPLES = 500
 
 

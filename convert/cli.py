@@ -34,20 +34,20 @@ def build_parser() -> argparse.ArgumentParser:
         "evaluate every file in LiteRT on the full test set, and write manifest.json beside them.",
         epilog="Exit status: 0 done, 1 a model lost more than --max-accuracy-drop (it is kept, marked failed), "
         "2 bad input.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument("--model", type=Path, default=DEFAULT_MODEL,
-                   help="SavedModel folder or .keras file written by mnist-train")
+                   help="SavedModel folder or .keras file written by mnist-train [default: %(default)s]")
     p.add_argument("--quantize", choices=QUANTIZE_CHOICES, default="none",
                    help="none: float32; float16: half-size weights; dynamic: int8 weights; "
-                   "int8: full-integer (calibrated on training images); all: every one of them")
+                   "int8: full-integer (calibrated on training images); all: all four [default: none]")
     p.add_argument("--io", choices=IO_CHOICES, default=None,
                    help="input/output type of the int8 model: int8, uint8 (for accelerators that want it), "
                    "float (quantize inside the model), or all three [default: int8]")
     p.add_argument("--calibration-samples", type=int, default=DEFAULT_SAMPLES, metavar="N",
-                   help="training images (balanced over the classes) that calibrate the int8 ranges")
+                   help="training images (balanced over the classes) that calibrate the int8 ranges "
+                   "[default: %(default)s]")
     p.add_argument("--data-dir", default=None, metavar="DIR",
-                   help="folder with the MNIST IDX files (default: MNIST_DATA_DIR, the cache, or a download)")
+                   help="folder with the MNIST IDX files [default: MNIST_DATA_DIR, the cache, or a download]")
     p.add_argument("--out", type=Path, default=None, metavar="DIR",
                    help="where the .tflite files and manifest.json go [default: the model's training folder]")
     p.add_argument("--max-accuracy-drop", type=float, default=None, metavar="POINTS",
@@ -59,14 +59,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--check-python", action="append", default=[], metavar="PYTHON",
                    help="also check that each file loads in the TFLite runtimes of this Python interpreter "
                    "(e.g. a venv with the Raspberry Pi's tflite-runtime); repeatable")
-    p.add_argument("--seed", type=int, default=0, help="seed of the calibration draw")
+    p.add_argument("--seed", type=int, default=0, help="seed of the calibration draw [default: 0]")
     p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress lines or bars")
     p.add_argument("--verbose", action="store_true", help="show TensorFlow's and the converter's own log")
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as done:  # --help, or a usage error already printed on one line
+        return int(done.code or 0)
     if args.io is not None and args.quantize not in ("int8", "all"):
         print("error: --io sets the int8 model's input/output type; add --quantize int8 (or all)", file=sys.stderr)
         return 2
@@ -107,6 +110,7 @@ def print_results(conversion: Conversion) -> int:
     from convert import report  # noqa: PLC0415
 
     print(report.table(conversion))
+    print(report.runtimes_checked(conversion))
     print(f"\nwrote {len(conversion.models)} model(s) and {conversion.manifest_path.name} to {conversion.out_dir}")
     for line in report.advice(conversion):
         print(f"note: {line}")

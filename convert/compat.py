@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib.metadata
 import json
 import subprocess
-import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +46,9 @@ def check(model_path: Path, runtime: str) -> dict[str, Any]:
     """Load ``model_path`` in ``runtime`` and classify one blank image: {"loads": bool, "version", "error"}."""
     result: dict[str, Any] = {"version": _version(runtime)}
     try:
-        Classifier(model_path, threads=1, runtime=runtime).predict(np.zeros((1, 28, 28), np.uint8))
+        with warnings.catch_warnings():  # tf.lite.Interpreter's deprecation notice: we know
+            warnings.simplefilter("ignore")
+            Classifier(model_path, threads=1, runtime=runtime).predict(np.zeros((1, 28, 28), np.uint8))
     except RuntimeProblem as e:
         return {**result, "loads": False, "error": str(e)}
     except (ValueError, RuntimeError) as e:  # a kernel that loads but fails to run
@@ -58,10 +60,10 @@ def check(model_path: Path, runtime: str) -> dict[str, Any]:
 _CHILD = """
 import json, sys, importlib.metadata
 import numpy as np
-from edge.runtime import RUNTIMES, Classifier, RuntimeProblem, interpreter_class
-dists = {"ai_edge_litert": "ai-edge-litert", "tflite_runtime": "tflite-runtime", "tensorflow": "tensorflow"}
+from edge.runtime import Classifier, RuntimeProblem, interpreter_class
+dists = {"ai_edge_litert": "ai-edge-litert", "tflite_runtime": "tflite-runtime"}
 report = {}
-for runtime in RUNTIMES:
+for runtime in dists:  # the runtimes a device has; TensorFlow there would only be slow to import
     try:
         interpreter_class(runtime)
     except RuntimeProblem:
@@ -83,7 +85,7 @@ print(json.dumps(report))
 
 
 def check_in_python(python: str, model_paths: list[Path]) -> dict[str, dict[str, dict[str, Any]]]:
-    """{runtime: {path: result}} for every TFLite runtime installed for the Python at ``python``.
+    """{runtime: {path: result}} for LiteRT and tflite_runtime, as installed for the Python at ``python``.
 
     Raises RuntimeProblem (one line) when that interpreter cannot run the check at all.
     """
@@ -93,16 +95,22 @@ def check_in_python(python: str, model_paths: list[Path]) -> dict[str, dict[str,
             capture_output=True, text=True, timeout=300, cwd=REPO_ROOT,
         )
     except (OSError, subprocess.TimeoutExpired) as e:
-        raise RuntimeProblem(f"{python}: cannot run it to check runtimes ({e}); give the path of a Python executable") from None
+        raise RuntimeProblem(
+            f"{python}: cannot run it to check runtimes ({e}); give the path of a Python executable"
+        ) from None
     lines = done.stdout.strip().splitlines()
     if done.returncode != 0 or not lines:
         last = (done.stderr.strip().splitlines() or ["no output"])[-1]
-        raise RuntimeProblem(f"{python}: the runtime check failed ({last}); it needs numpy and a TFLite runtime installed")
+        raise RuntimeProblem(
+            f"{python}: the runtime check failed ({last}); it needs numpy and a TFLite runtime installed"
+        )
     report = json.loads(lines[-1])
+    if not report:
+        raise RuntimeProblem(f"{python}: neither ai_edge_litert nor tflite_runtime imports there; install one in it")
     return report
 
 
 def runtime_label(runtime: str, version: str | None, python: str | None = None) -> str:
     """The key under which a result is stored, e.g. 'tflite_runtime 2.14.0' or 'ai_edge_litert 2.3.0'."""
     label = f"{runtime} {version}" if version else runtime
-    return f"{label} ({python})" if python and python != sys.executable else label
+    return f"{label} ({python})" if python else label

@@ -14,6 +14,8 @@ import os
 import re
 import sys
 import tempfile
+import warnings
+import zipfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -94,7 +96,9 @@ def _check_input_spec(shape: Sequence[int | None], dtype: str, where: Path) -> N
             "made by mnist-train (float pixels in [0, 1], shape 28x28x1)"
         )
     if dtype != "float32":
-        raise ConvertError(f"{where}: the model's input is {dtype}, not float32; export the float model from mnist-train")
+        raise ConvertError(
+            f"{where}: the model's input is {dtype}, not float32; export the float model from mnist-train"
+        )
 
 
 def _saved_model_signature(folder: Path) -> Any:
@@ -103,14 +107,16 @@ def _saved_model_signature(folder: Path) -> Any:
     try:
         loaded = tf.saved_model.load(str(folder))
     except Exception as e:  # TF raises many types for a damaged SavedModel
-        raise ConvertError(f"{folder}: cannot load this SavedModel ({_first_line(e)}); export it again with mnist-train") from None
+        raise ConvertError(
+            f"{folder}: cannot load this SavedModel ({_first_line(e)}); export it again with mnist-train"
+        ) from None
     signatures = dict(loaded.signatures)
     if not signatures:
         raise ConvertError(f"{folder}: the SavedModel has no serving signature; export it with mnist-train")
     function = signatures.get("serving_default") or next(iter(signatures.values()))
     inputs = function.structured_input_signature[1]
     if len(inputs) != 1:
-        raise ConvertError(f"{folder}: the model has {len(inputs)} inputs; mnist-convert takes single-input classifiers")
+        raise ConvertError(f"{folder}: the model has {len(inputs)} inputs; mnist-convert takes one-input classifiers")
     spec = next(iter(inputs.values()))
     _check_input_spec(spec.shape.as_list(), spec.dtype.name, folder)
     return function
@@ -138,28 +144,41 @@ def open_model(path: str | Path, verbose: bool = False) -> Iterator[ModelSource]
 
     path = Path(path).expanduser()
     if not path.exists():
-        raise ConvertError(f"{path}: no such file or folder; give --model a SavedModel folder or a .keras file (run mnist-train first)")
+        raise ConvertError(
+            f"{path}: no such file or folder; give --model a SavedModel folder or a .keras file (run mnist-train first)"
+        )
     if not os.access(path, os.R_OK) or (path.is_dir() and not os.access(path, os.X_OK)):
         raise ConvertError(f"{path}: cannot read it (permission denied); check its permissions")
     if path.is_dir():
         if not tf.saved_model.contains_saved_model(str(path)):
             hint = " (did you mean its saved_model/ folder?)" if (path / "saved_model").is_dir() else ""
-            raise ConvertError(f"{path}: not a SavedModel folder (no saved_model.pb){hint}; give the saved_model/ folder that mnist-train writes, or a .keras file")
+            raise ConvertError(
+                f"{path}: not a SavedModel folder (no saved_model.pb){hint}; "
+                "give the saved_model/ folder that mnist-train writes, or a .keras file"
+            )
         with native_stderr_silenced(not verbose):
             _saved_model_signature(path)
         yield ModelSource(path, path, path.parent, _read_metrics(path.parent))
         return
     if path.suffix != ".keras":
-        raise ConvertError(f"{path}: not a SavedModel folder or a .keras file; give --model one of those (mnist-train writes both)")
+        raise ConvertError(
+            f"{path}: not a SavedModel folder or a .keras file; give --model one of those (mnist-train writes both)"
+        )
+    if not zipfile.is_zipfile(path):
+        raise ConvertError(
+            f"{path}: not a .keras file (a .keras file is a zip archive); save the model again with model.save()"
+        )
     import keras  # noqa: PLC0415
 
     try:
         with native_stderr_silenced(not verbose):
             model = keras.saving.load_model(path, compile=False)
     except Exception as e:  # a damaged zip, missing custom objects, a file of another format...
-        raise ConvertError(f"{path}: cannot load this .keras file ({_first_line(e)}); save it again with model.save()") from None
+        raise ConvertError(
+            f"{path}: cannot load this .keras file ({_first_line(e)}); save it again with model.save()"
+        ) from None
     if len(model.inputs) != 1:
-        raise ConvertError(f"{path}: the model has {len(model.inputs)} inputs; mnist-convert takes single-input classifiers")
+        raise ConvertError(f"{path}: {len(model.inputs)} inputs; mnist-convert takes one-input classifiers")
     _check_input_spec(list(model.inputs[0].shape), str(model.inputs[0].dtype), path)
     with tempfile.TemporaryDirectory(prefix="mnist-convert-") as tmp:
         export = Path(tmp) / "saved_model"
@@ -193,14 +212,18 @@ def convert_variant(saved_model: Path, variant: str, calibration_images: np.ndar
     try:
         return converter.convert()
     except Exception as e:  # the converter raises ConverterError, ValueError, RuntimeError...
-        raise ConvertError(f"{variant}: the TFLite converter failed ({_first_line(e)}); rerun with --verbose to see its log") from None
+        raise ConvertError(
+            f"{variant}: the TFLite converter failed ({_first_line(e)}); rerun with --verbose to see its log"
+        ) from None
 
 
 def _converter(saved_model: Path) -> Any:
     import tensorflow as tf  # noqa: PLC0415
 
-    keys = ["serving_default"] if "serving_default" in tf.saved_model.load(str(saved_model)).signatures else None
-    return tf.lite.TFLiteConverter.from_saved_model(str(saved_model), signature_keys=keys)
+    try:  # Keras' export has two identical signatures; convert one
+        return tf.lite.TFLiteConverter.from_saved_model(str(saved_model), signature_keys=["serving_default"])
+    except ValueError:  # a SavedModel without that signature: let the converter pick
+        return tf.lite.TFLiteConverter.from_saved_model(str(saved_model))
 
 
 def write_atomic(path: Path, data: bytes) -> None:
@@ -220,7 +243,9 @@ def check_out_dir(out_dir: Path) -> None:
         with tempfile.NamedTemporaryFile(dir=out_dir, prefix=".mnist-convert-", suffix=".tmp"):
             pass
     except OSError as e:
-        raise ConvertError(f"{out_dir}: cannot write there ({e.strerror or e}); choose another folder with --out") from None
+        raise ConvertError(
+            f"{out_dir}: cannot write there ({e.strerror or e}); choose another folder with --out"
+        ) from None
 
 
 # --- evaluation -----------------------------------------------------------------------------
@@ -236,7 +261,9 @@ def evaluate(
         classifier = Classifier(model_path)
         classifier.predict(test.images[:1])
     correct = 0
-    with tqdm(total=len(test.labels), desc=f"evaluating {label}".strip(), unit="img", disable=not progress, leave=False) as bar:
+    bar = tqdm(total=len(test.labels), desc=f"evaluating {label}".strip(), unit="img", disable=not progress,
+               leave=False, file=sys.stderr)
+    with bar:
         for start in range(0, len(test.labels), chunk):
             probabilities = classifier.predict(test.images[start : start + chunk])
             correct += int((probabilities.argmax(axis=1) == test.labels[start : start + chunk]).sum())
@@ -244,8 +271,9 @@ def evaluate(
     return correct / len(test.labels)
 
 
-def layer_hints(saved_model: Path, images: np.ndarray, top: int = 3, debug_samples: int = 100) -> list[dict[str, Any]]:
-    """The layers with the largest int8 error, from TFLite's quantization debugger.
+def layer_hints(saved_model: Path, calibration_images: np.ndarray, debug_images: np.ndarray, top: int = 3
+                ) -> list[dict[str, Any]]:
+    """The layers with the largest int8 error on ``debug_images``, from TFLite's quantization debugger.
 
     The error is the RMSE between float and int8 outputs of a layer divided by its quantization
     step (scale): ~0.29 is rounding alone (a uniform error of one step has RMSE 1/sqrt(12));
@@ -258,11 +286,13 @@ def layer_hints(saved_model: Path, images: np.ndarray, top: int = 3, debug_sampl
 
     converter = _converter(saved_model)
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    converter.representative_dataset = calibration.representative_dataset(images)
-    debugger = tf.lite.experimental.QuantizationDebugger(
-        converter=converter, debug_dataset=calibration.representative_dataset(images[:debug_samples])
-    )
-    debugger.run()
+    converter.representative_dataset = calibration.representative_dataset(calibration_images)
+    with warnings.catch_warnings():  # it runs tf.lite.Interpreter, which warns that it is deprecated
+        warnings.simplefilter("ignore")
+        debugger = tf.lite.experimental.QuantizationDebugger(
+            converter=converter, debug_dataset=calibration.representative_dataset(debug_images)
+        )
+        debugger.run()
     dump = io.StringIO()
     debugger.layer_statistics_dump(dump)
     rows = []
@@ -350,6 +380,8 @@ def convert_all(
     if max_accuracy_drop is not None and not max_accuracy_drop >= 0:
         raise ConvertError(f"--max-accuracy-drop must be 0 or more points, not {max_accuracy_drop}")
     variants = [v for v in ALL_VARIANTS if v in variants]
+    for python in check_pythons:  # a wrong path should fail now, not after the conversion
+        compat.check_in_python(python, [])
 
     def say(text: str) -> None:
         if progress:
@@ -366,7 +398,10 @@ def convert_all(
         check_out_dir(out)
         dataset = dataset or str(source.metrics.get("dataset", "mnist"))
         if dataset not in CLASS_NAMES:
-            raise ConvertError(f"unknown dataset {dataset!r} (from {source.artifacts / 'metrics.json'}); choose one of {', '.join(CLASS_NAMES)}")
+            raise ConvertError(
+                f"unknown dataset {dataset!r} (from {source.artifacts / 'metrics.json'}); "
+                f"choose one of {', '.join(CLASS_NAMES)}"
+            )
         class_names = [str(c) for c in source.metrics.get("class_names", CLASS_NAMES[dataset])]
 
         needs_int8 = any(VARIANTS[v].quantize == "int8" for v in variants)
@@ -407,8 +442,10 @@ def convert_all(
         failed = [e for e in entries if e["status"] == "failed"]
         if any(VARIANTS[e["variant"]].quantize == "int8" for e in failed):
             say("asking TFLite's quantization debugger which layers lose the most...")
+            # Real digits, not the calibration set: what fails is how the model meets real data.
+            debug = train.images[calibration.balanced_indices(train.labels, 100, seed=seed + 1)]
             with quiet():
-                hints = layer_hints(source.saved_model, calibration_images)
+                hints = layer_hints(source.saved_model, calibration_images, debug)
             for entry in failed:
                 if VARIANTS[entry["variant"]].quantize == "int8":
                     entry["worst_layers"] = hints
@@ -429,8 +466,9 @@ def convert_all(
             "calibration": calibration_info,
             "evaluated_on": f"{len(test.labels)} test images" if evaluate_models else None,
         }
-        for entry in entries:
-            entry.update(tensorflow=tf.__version__, source=header["source"]["model"])
+        for entry in entries:  # each entry stands alone: a device may read only its own
+            entry.update(class_names=class_names, preprocessing=manifest.PREPROCESSING["function"],
+                         tensorflow=tf.__version__, source=header["source"]["model"])
         written = manifest.merged(out, header, entries)
         path = manifest.write(out, written)
     return Conversion(out, path, written, failures, variants)
@@ -459,11 +497,12 @@ def _check_runtimes(entries: list[dict[str, Any]], out: Path, pythons: Sequence[
             with quiet():
                 result = compat.check(out / entry["file"], runtime)
             entry["runtimes"][compat.runtime_label(runtime, result.get("version"))] = result
+    paths = [(out / e["file"]).resolve() for e in entries]  # the check runs in another folder
     for python in pythons:
-        report = compat.check_in_python(python, [out / e["file"] for e in entries])
+        report = compat.check_in_python(python, paths)
         for runtime, per_file in report.items():
-            for entry in entries:
-                result = per_file[str(out / entry["file"])]
+            for entry, path in zip(entries, paths, strict=True):
+                result = per_file[str(path)]
                 entry["runtimes"][compat.runtime_label(runtime, result.get("version"), python)] = result
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from convert.converter import VARIANTS, Conversion
+from convert.converter import Conversion
 
 
 def _kib(n: int) -> str:
@@ -17,6 +17,11 @@ def _runtimes(entry: dict[str, Any]) -> str:
     if refused:
         return "NOT " + ", ".join(name.split(" (")[0] for name in refused)  # the Python's path is in the notes
     return "all checked" if results else "-"
+
+
+def _io(entry: dict[str, Any]) -> str:
+    kinds = entry["input"]["dtype"], entry["output"]["dtype"]
+    return kinds[0] if kinds[0] == kinds[1] else "/".join(kinds)
 
 
 def table(conversion: Conversion) -> str:
@@ -33,7 +38,7 @@ def table(conversion: Conversion) -> str:
             m["file"],
             _kib(m["bytes"]),
             f"{100 * m['ratio_to_float32']:.1f} %",
-            m["input"]["dtype"] if m["input"]["dtype"] == m["output"]["dtype"] else f"{m['input']['dtype']}/{m['output']['dtype']}",
+            _io(m),
         ]
         if evaluated:
             change = m.get("accuracy_change_points")
@@ -43,42 +48,52 @@ def table(conversion: Conversion) -> str:
             ]
         row += [m.get("min_runtime_version") or "?", _runtimes(m), m["status"].upper() if m["status"] != "ok" else "ok"]
         rows.append(row)
-    if not any(m["variant"] == "float32" for m in conversion.models):
-        ref = conversion.manifest["reference"]
-        note = f"float32 (not written: {_kib(ref['bytes'])}"
-        note += f", {100 * ref['accuracy']:.2f} %)" if ref.get("accuracy") is not None else ")"
-        rows.append(["", note] + [""] * (len(head) - 2))
     right = {2, 3, 5, 6} if evaluated else {2, 3}
     widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
     lines = []
     for n, row in enumerate(rows):
-        cells = [c.rjust(w) if i in right and n else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths))]
+        pairs = enumerate(zip(row, widths, strict=True))
+        cells = [c.rjust(w) if i in right and n else c.ljust(w) for i, (c, w) in pairs]
         lines.append("  ".join(cells).rstrip())
         if n == 0:
             lines.append("  ".join("-" * w for w in widths))
+    if not any(m["variant"] == "float32" for m in conversion.models):
+        ref = conversion.manifest["reference"]
+        accuracy = f", {100 * ref['accuracy']:.2f} %" if ref.get("accuracy") is not None else ""
+        lines.append(f"compared with float32: {_kib(ref['bytes'])}{accuracy} (made for reference, not kept)")
     return "\n".join(lines)
 
 
+def _version_tuple(text: str | None) -> tuple[int, ...]:
+    try:
+        return tuple(int(part) for part in (text or "").split(".")[:3])
+    except ValueError:
+        return ()
+
+
 def advice(conversion: Conversion) -> list[str]:
-    """One line per thing a user should act on: runtimes that refuse a file, and what to do instead."""
+    """One line per file a checked runtime refused: why, and what to deploy or install instead."""
     lines = []
-    loadable = {m["variant"] for m in conversion.models}
     for m in conversion.models:
-        refused = [name for name, r in m.get("runtimes", {}).items() if not r.get("loads")]
-        if not refused:
-            continue
-        others = [
-            v["variant"]
-            for v in conversion.models
-            if v["variant"] in loadable and all(v.get("runtimes", {}).get(name, {}).get("loads") for name in refused)
-        ]
-        fallback = f"deploy one of {', '.join(others)} there instead" if others else "convert with an older TensorFlow"
-        lines.append(
-            f"{m['file']} needs a TFLite runtime >= {m.get('min_runtime_version') or '?'}; "
-            f"{', '.join(refused)} cannot load it. On such a device: pip install -U ai-edge-litert, or {fallback}."
-        )
+        for name, result in m.get("runtimes", {}).items():
+            if result.get("loads"):
+                continue
+            others = [v["variant"] for v in conversion.models if v.get("runtimes", {}).get(name, {}).get("loads")]
+            instead = f", or deploy {' / '.join(others)} there" if others else ""
+            needed = m.get("min_runtime_version")
+            if needed and _version_tuple(result.get("version")) < _version_tuple(needed):
+                lines.append(
+                    f"{m['file']} needs a TFLite runtime >= {needed} (operator versions); {name} cannot load it. "
+                    f"On such a device: pip install -U ai-edge-litert{instead}."
+                )
+            else:
+                lines.append(f"{name} cannot load {m['file']}: {result.get('error', 'unknown error')}")
     return lines
 
 
-def describe_variants() -> str:
-    return "\n".join(f"  {name:<14} {v.summary}" for name, v in VARIANTS.items())
+def runtimes_checked(conversion: Conversion) -> str:
+    names = list(dict.fromkeys(name for m in conversion.models for name in m.get("runtimes", {})))
+    line = f"runtimes checked: {', '.join(names) or 'none'}"
+    if not any(name.startswith("tflite_runtime") for name in names):
+        line += " (the device's runtime too: --check-python its/python)"
+    return line

@@ -12,8 +12,8 @@ from train.trainer import DEFAULT_EPOCHS, TrainConfig, TrainError, TrainingInter
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         prog="mnist-train",
-        description="Train an MNIST (or Fashion-MNIST) classifier in Keras and export a SavedModel "
-        "for mnist-convert.",
+        description="Train an MNIST (or Fashion-MNIST) classifier in Keras - on MNIST, on your own digit photos, "
+        "or both - and export a SavedModel for mnist-convert.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument("--model", default="cnn", help="architecture: mlp, lenet or cnn (train/models.py)")
@@ -22,8 +22,23 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--lr", type=float, default=None, help="peak learning rate (cosine decay); default per model")
     p.add_argument("--augment", action="store_true", help="random shifts, rotations and zoom while training")
     p.add_argument("--dataset", choices=("mnist", "fashion"), default="mnist")
-    p.add_argument("--data-dir", help="folder with the four IDX files or mnist.npz (default: $MNIST_DATA_DIR, "
-                   "the user cache, else download)")
+    p.add_argument(
+        "--data-dir",
+        help="folder with the four IDX files or mnist.npz (default: $MNIST_DATA_DIR, "
+        "the user cache, else download); or a folder of your own images laid out as DIR/<class>/*.png|jpg "
+        "(a fifth of each class is held out for testing)",
+    )
+    p.add_argument(
+        "--mix-mnist",
+        action="store_true",
+        help="with --data-dir DIR of your own images: also train "
+        "on MNIST (or --dataset) and test on both; --limit then trims MNIST, never your images",
+    )
+    p.add_argument(
+        "--skip-bad-images",
+        action="store_true",
+        help="leave out (and list) images in --data-dir that cannot be used, instead of stopping",
+    )
     p.add_argument("--out", default="artifacts", help="where to write the model and reports")
     p.add_argument("--resume", action="store_true", help="continue the interrupted run in --out")
     p.add_argument("--seed", type=int, default=42, help="same seed, same data: same model")
@@ -55,7 +70,12 @@ def main(argv: list[str] | None = None) -> int:
         f"{metrics['test_images']:,} images; best epoch {metrics['best_epoch']} of {metrics['epochs']}; "
         f"{metrics['wall_time_s']:.0f} s of training"
     )
-    print(f"Wrote {out}/saved_model, {out}/model.keras, {out}/metrics.json, {out}/history.json, {out}/curves.png")
+    for source, accuracy in metrics.get("test_accuracy_by_source", {}).items():
+        print(f"  on {source}: {accuracy:.2%}")
+    print(
+        f"Wrote {out}/saved_model, {out}/model.keras, {out}/metrics.json, {out}/history.json, "
+        f"{out}/curves.png, {out}/confusion.png"
+    )
     print(f"Next: mnist-convert --model {out}/saved_model --quantize all")
     return 0
 

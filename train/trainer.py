@@ -21,9 +21,11 @@ from pathlib import Path
 import numpy as np
 
 from edge.preprocess import normalize
+from train.evaluation import confusion_matrix, per_class_accuracy, write_json
+from train.plots import plot_confusion, plot_curves
 
 CHECKPOINT_DIR = ".checkpoint"
-DEFAULT_EPOCHS = 4
+DEFAULT_EPOCHS = 5
 DEFAULT_LR = {"mlp": 1e-3, "lenet": 1e-3, "cnn": 2e-3}
 VALIDATION_FRACTION = 1 / 12  # 5,000 of MNIST's 60,000 training images
 
@@ -50,6 +52,8 @@ class TrainConfig:
     seed: int = 42
     limit: int | None = None  # train on the first N training images only (quick tries, tests)
     init_from: str | None = None  # start from a trained .keras model (fine-tuning)
+    mix_mnist: bool = False  # data_dir is a folder of your own images: add the dataset's images to them
+    skip_bad_images: bool = False  # leave out (and list) images of such a folder that cannot be used
     verbose: bool = False
 
     def validate(self) -> None:
@@ -67,6 +71,16 @@ class TrainConfig:
             raise TrainError(f"--limit must be at least 20 images, got {self.limit}")
         if self.init_from and not Path(self.init_from).is_file():
             raise TrainError(f"--init-from {self.init_from}: no such model file; give a .keras file from mnist-train")
+        from train.image_folder import check_layout, is_image_folder
+
+        own_images = bool(self.data_dir) and is_image_folder(Path(self.data_dir).expanduser())
+        if own_images:
+            check_layout(Path(self.data_dir).expanduser())  # a bad folder fails now, not after loading TensorFlow
+        if self.mix_mnist and not own_images:
+            raise TrainError(
+                "--mix-mnist adds MNIST to your own images; give them with --data-dir DIR "
+                "(a folder laid out as DIR/<class>/*.png)"
+            )
 
 
 def _check_writable(out: Path) -> None:
@@ -79,9 +93,7 @@ def _check_writable(out: Path) -> None:
 
 
 def _write_json(path: Path, data: dict) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n")
-    os.replace(tmp, path)
+    write_json(path, data)
 
 
 def _save_model_atomically(model, path: Path) -> None:
@@ -174,28 +186,18 @@ def _load_resume_state(ckpt: Path, config: TrainConfig) -> tuple[TrainConfig, di
 
 
 def _plot_curves(history: dict, best_epoch: int, path: Path, title: str) -> None:
-    import matplotlib
+    plot_curves(history, best_epoch, path, title)
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
-    epochs = np.arange(1, len(history["loss"]) + 1)
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), constrained_layout=True)
-    for ax, key, label in ((axes[0], "accuracy", "Accuracy"), (axes[1], "loss", "Loss")):
-        ax.plot(epochs, history[key], "o-", label=f"train {key}")
-        ax.plot(epochs, history[f"val_{key}"], "s-", label=f"validation {key}")
-        ax.axvline(best_epoch, color="grey", linestyle=":", label=f"best epoch ({best_epoch})")
-        ax.set_xlabel("epoch")
-        ax.set_ylabel(label.lower())
-        ax.set_title(label)
-        ax.set_xticks(epochs)
-        ax.grid(alpha=0.3)
-        ax.legend()
-    fig.suptitle(title)
-    tmp = path.with_name(f".tmp-{path.name}")
-    fig.savefig(tmp, dpi=110, format="png")
-    plt.close(fig)
-    os.replace(tmp, path)
+def _class_names_of(model_file: str | None) -> list[str] | None:
+    """The class names a model to fine-tune was trained with (metrics.json beside it), if recorded."""
+    if not model_file:
+        return None
+    try:
+        names = json.loads((Path(model_file).parent / "metrics.json").read_text()).get("class_names")
+    except (OSError, ValueError):
+        return None
+    return [str(n) for n in names] if names else None
 
 
 def _publish(staging: Path, out: Path) -> None:
@@ -211,6 +213,15 @@ def _publish(staging: Path, out: Path) -> None:
             shutil.rmtree(old, ignore_errors=True)
         else:
             os.replace(item, target)
+
+
+def _data_name(config: TrainConfig) -> str:
+    from train.image_folder import is_image_folder
+
+    if config.data_dir and is_image_folder(Path(config.data_dir).expanduser()):
+        folder = Path(config.data_dir).expanduser().resolve().name
+        return f"{folder} + {config.dataset}" if config.mix_mnist else folder
+    return config.dataset
 
 
 def train(config: TrainConfig, progress: bool = True) -> dict:
@@ -238,13 +249,24 @@ def train(config: TrainConfig, progress: bool = True) -> dict:
     import keras
     import tensorflow as tf
 
-    from train.data import load_dataset
+    from train.data import load_training_data
+    from train.image_folder import report_skipped
     from train.models import build_model
 
     keras.utils.set_random_seed(config.seed)
     tf.config.experimental.enable_op_determinism()  # same seed, same data: same result
 
-    train_split, test_split, class_names = load_dataset(config.dataset, config.data_dir, progress=progress)
+    data = load_training_data(
+        config.dataset,
+        config.data_dir,
+        mix=config.mix_mnist,
+        class_names=_class_names_of(config.init_from),
+        skip_bad_images=config.skip_bad_images,
+        progress=progress,
+    )
+    train_split, test_split, class_names = data.train, data.test, data.class_names
+    if progress:
+        report_skipped(data.source.get("skipped_images", []))
     images, labels = train_split.images, train_split.labels
     if config.limit:
         images, labels = images[: config.limit], labels[: config.limit]
@@ -271,7 +293,7 @@ def train(config: TrainConfig, progress: bool = True) -> dict:
         _compile(model, config, steps_per_epoch)
     if progress:
         print(
-            f"Training {config.model} ({model.count_params():,} parameters) on {len(x_fit):,} {config.dataset} "
+            f"Training {config.model} ({model.count_params():,} parameters) on {len(x_fit):,} {_data_name(config)} "
             f"images, validating on {len(x_val):,}, for {config.epochs} epochs"
         )
 
@@ -292,6 +314,13 @@ def train(config: TrainConfig, progress: bool = True) -> dict:
 
     best = keras.models.load_model(ckpt / "best.keras")
     test_loss, test_accuracy = best.evaluate(x_test, y_test, batch_size=512, verbose=0)
+    predicted = best.predict(x_test, batch_size=512, verbose=0).argmax(axis=1)
+    confusion = confusion_matrix(y_test, predicted, len(class_names))
+    by_source = {
+        name: round(float((predicted[part] == y_test[part]).mean()), 6)
+        for name, part in data.test_parts.items()
+        if len(y_test[part])
+    }
     metrics = {
         "model": config.model,
         "dataset": config.dataset,
@@ -310,6 +339,14 @@ def train(config: TrainConfig, progress: bool = True) -> dict:
         "augment": config.augment,
         "seed": config.seed,
         "init_from": config.init_from,
+        "data": data.source,
+        **({"test_accuracy_by_source": by_source} if by_source else {}),
+        "per_class_accuracy": {
+            name: (None if np.isnan(rate) else round(float(rate), 6))
+            for name, rate in zip(class_names, per_class_accuracy(confusion))
+        },
+        "confusion_matrix": confusion.tolist(),
+        "confusion_matrix_axes": "rows: true class, columns: predicted class, in class_names order",
         "wall_time_s": round(state["wall_time_s"], 1),
         "preprocessing": "uint8 grey levels / 255 -> float32 (N, 28, 28, 1), white digit on black (edge/preprocess.py)",
         "tensorflow_version": tf.__version__,
@@ -327,7 +364,13 @@ def train(config: TrainConfig, progress: bool = True) -> dict:
             state["history"],
             state["best_epoch"],
             staging / "curves.png",
-            f"{config.model} on {config.dataset}: test accuracy {test_accuracy:.2%}",
+            f"{config.model} on {_data_name(config)}: test accuracy {test_accuracy:.2%}",
+        )
+        plot_confusion(
+            confusion,
+            class_names,
+            staging / "confusion.png",
+            f"{config.model} on {_data_name(config)}: {len(y_test):,} test images, accuracy {test_accuracy:.2%}",
         )
         _publish(staging, out)
     finally:
