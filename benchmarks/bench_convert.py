@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from train.tf_quiet import quiet_tensorflow
 
-    quiet_tensorflow()
+    quiet_tensorflow(native=True)
     from convert.calibration import DEFAULT_SAMPLES
     from convert.converter import ALL_VARIANTS, ConvertError, convert_all
     from convert.report import table

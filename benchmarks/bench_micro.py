@@ -21,19 +21,13 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.bench import write_atomic
+from convert import micro
+from convert.micro import MicroError, parse_samples
 from edge.mnist_data import DataError
 from edge.runtime import RuntimeProblem
 
 DEFAULT_MODELS = [Path("artifacts") / "mnist_int8.tflite"]
 KIB = 1024
-
-
-def parse_samples(text: str) -> int | None:
-    if text == "all":
-        return None
-    if text.isdigit() and int(text) > 0:
-        return int(text)
-    raise argparse.ArgumentTypeError(f"{text!r} is not a number of images; give e.g. 1000, or all")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -73,13 +67,12 @@ def dataset_of(models: list[Path]) -> str:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    from convert import micro  # noqa: PLC0415
     from train.data import load_dataset  # noqa: PLC0415
 
     micro.runtime_module()  # before the data is loaded: a missing package is the first thing to say
     missing = [str(m) for m in args.models if not m.is_file()]
     if missing:
-        raise micro.MicroError(f"no such model file: {', '.join(missing)}; run mnist-convert --quantize int8 first")
+        raise MicroError(f"no such model file: {', '.join(missing)}; run mnist-convert --quantize int8 first")
     dataset = dataset_of(args.models)
     _, test, _ = load_dataset(dataset, args.data_dir, progress=args.progress)
     rows = []
@@ -87,8 +80,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         report = micro.micro_report(model, test.images, test.labels, args.samples, progress=args.progress)
         report["label"] = label(model)
         report["path"] = str(model)
-        report["fits"] = (report["flash_bytes"] <= args.flash_budget * KIB
-                          and report["arena_bytes"] <= args.ram_budget * KIB)
+        report["fits"] = report["flash_bytes"] <= args.flash_budget * KIB and report["arena_bytes"] <= args.ram_budget * KIB
         rows.append(report)
     return {
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -97,26 +89,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "tflite_micro": micro.version(),
         "rows": rows,
     }
-
-
-def table(results: dict[str, Any]) -> str:
-    budget = results["budget"]
-    head = ["model", "flash", "RAM (arena)", "TFLM accuracy", "LiteRT accuracy", "agreement", "images", "ops",
-            f"fits {budget['flash_bytes'] // KIB} KiB / {budget['ram_bytes'] // KIB} KiB"]
-    rows = [head]
-    for r in results["rows"]:
-        rows.append([r["label"], f"{r['flash_bytes'] / KIB:,.1f} KiB", f"{r['arena_bytes'] / KIB:,.1f} KiB",
-                     f"{100 * r['accuracy']:.2f} %", f"{100 * r['litert_accuracy']:.2f} %",
-                     f"{100 * r['agreement']:.2f} %", f"{r['samples']:,}", str(len(r["operators"])),
-                     "yes" if r["fits"] else "no"])
-    widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
-    lines = []
-    for n, row in enumerate(rows):
-        lines.append("  ".join(c.ljust(w) if i == 0 or not n else c.rjust(w)
-                               for i, (c, w) in enumerate(zip(row, widths))).rstrip())
-        if n == 0:
-            lines.append("  ".join("-" * w for w in widths))
-    return "\n".join(lines)
 
 
 def plot(results: dict[str, Any], path: Path) -> None:
@@ -153,8 +125,6 @@ def plot(results: dict[str, Any], path: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    from convert.micro import MicroError  # noqa: PLC0415
-
     try:
         results = run(args)
         args.out.mkdir(parents=True, exist_ok=True)
@@ -166,7 +136,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("\ninterrupted; results were not written", file=sys.stderr)
         return 130
-    print(table(results))
+    budget = results["budget"]
+    print(micro.table(results["rows"], (budget["flash_bytes"], budget["ram_bytes"])))
     for r in results["rows"]:
         print(f"\n{r['label']}: register {', '.join(r['op_resolver'])}")
     print(f"\nWrote {args.out / 'micro.json'}, {args.out / 'micro.png'}")

@@ -358,6 +358,7 @@ def convert_all(
     progress: bool = True,
     verbose: bool = False,
     seed: int = 0,
+    skip_bad_images: bool = False,
 ) -> Conversion:
     """Convert ``model`` (SavedModel folder or .keras file) into ``variants`` in ``out_dir``, plus manifest.json.
 
@@ -368,7 +369,7 @@ def convert_all(
     """
     from tqdm.auto import tqdm  # noqa: PLC0415
 
-    from train.data import CLASS_NAMES, load_dataset  # noqa: PLC0415
+    from train.data import CLASS_NAMES, load_training_data  # noqa: PLC0415
 
     unknown = [v for v in variants if v not in VARIANTS]
     if unknown or not variants:
@@ -403,17 +404,25 @@ def convert_all(
                 f"choose one of {', '.join(CLASS_NAMES)}"
             )
         class_names = [str(c) for c in source.metrics.get("class_names", CLASS_NAMES[dataset])]
+        trained_on = source.metrics.get("data") or {}
+        mix = False
+        if data_dir is None and trained_on.get("image_folder"):  # trained on your photos: judge and calibrate on them
+            data_dir, mix = trained_on["image_folder"], bool(trained_on.get("mixed_with"))
 
         needs_int8 = any(VARIANTS[v].quantize == "int8" for v in variants)
         train = test = None
         if evaluate_models or (needs_int8 and calibration_images is None):
-            train, test, _ = load_dataset(dataset, data_dir, progress=progress)
+            data = load_training_data(dataset, data_dir, mix=mix, class_names=class_names,
+                                      skip_bad_images=skip_bad_images, progress=progress)
+            train, test = data.train, data.test
         calibration_info = None
         if needs_int8 and calibration_images is None:
             picked = calibration.balanced_indices(train.labels, calibration_samples, seed=seed)
             calibration_images = train.images[picked]
             per_class = np.bincount(train.labels[picked], minlength=len(class_names))
-            calibration_info = {"source": "training images, balanced over classes", "samples": len(picked),
+            folder = data.source.get("image_folder")
+            where = f"training part of {folder}" if folder else "training images"
+            calibration_info = {"source": f"{where}, balanced over classes", "samples": len(picked),
                                 "seed": seed, "per_class": per_class.tolist()}
         elif needs_int8:
             calibration_images = np.asarray(calibration_images, dtype=np.uint8).reshape(-1, 28, 28)

@@ -13,6 +13,7 @@ kernels (CMSIS-NN) may ask for scratch buffers; keep a few KiB of margin.
 
 from __future__ import annotations
 
+import argparse
 import re
 import sys
 from collections.abc import Callable, Sequence
@@ -30,8 +31,11 @@ if TYPE_CHECKING:
     from convert.converter import Conversion
     from edge.mnist_data import Split
 
-INSTALL_ADVICE = "pip install 'mnist-edge[micro]' (or: pip install tflite-micro)"
+INSTALL_ADVICE = "pip install 'mnist-edge[micro]' (or: pip install tflite-micro; PyPI has it for Linux x86-64 only)"
 MEASURING_ARENA = 8 * 1024 * 1024  # generous, only to measure; no microcontroller model needs more
+# TFLM's reference kernels take 3-6 ms per image for our int8 models here: 1,000 random test images
+# (~5 s a file) check the agreement with LiteRT well; --micro-samples all runs the 10,000.
+DEFAULT_SAMPLES = 1000
 # MicroMutableOpResolver's Add* methods whose names do not follow from the operator's name.
 _RESOLVER_EXCEPTIONS = {
     "PADV2": "AddPadV2",
@@ -139,12 +143,15 @@ def unsupported(data: bytes) -> tuple[str, int, str] | None:
 _REFUSAL_ADVICE = "use the full-integer model: mnist-convert --quantize int8 --micro"
 
 
-def _explain(name: str, log: str, error: Exception) -> str:
-    """TFLM's log of a failed load -> one line naming the operator."""
+def _explain(name: str, log: str, error: Exception, arena_size: int | None = None) -> str:
+    """TFLM's log of a failed load -> one line naming the operator (or the arena that was too small)."""
     node = re.search(r"Node (\w+) \(number (\d+)\) failed to (\w+)", log)
     missing = re.search(r"(?:op code|opcode) '?(\w+)'?", log)
     reasons = [line.strip() for line in log.splitlines() if line.strip() and not line.startswith("Node ")]
     reason = reasons[0][:160] if reasons else str(error)
+    if arena_size is not None and re.search(r"Failed to (allocate|resize buffer)", log):
+        return (f"{name}: does not fit a tensor arena of {arena_size:,} bytes ({reason}); "
+                "a model for a microcontroller needs a smaller one: mnist-train --model tiny")
     if node:
         return f"{name}: TensorFlow Lite Micro cannot run operator {node[1]} (node {node[2]}): {reason}; {_REFUSAL_ADVICE}"
     if missing:
@@ -152,14 +159,14 @@ def _explain(name: str, log: str, error: Exception) -> str:
     return f"{name}: TensorFlow Lite Micro cannot run this model ({reason}); {_REFUSAL_ADVICE}"
 
 
-def _in_tflm(name: str, call: Callable[[], Any]) -> Any:
+def _in_tflm(name: str, call: Callable[[], Any], arena_size: int | None = None) -> Any:
     """``call()`` with TFLM's log captured: what it prints on a failure becomes the MicroError's one line."""
     with _stderr_captured() as log:
         try:
             return call()
         except (RuntimeError, ValueError) as e:
             error = e
-    raise MicroError(_explain(name, log.text, error))
+    raise MicroError(_explain(name, log.text, error, arena_size))
 
 
 def load(data: bytes, name: str, arena_size: int) -> Any:
@@ -169,7 +176,7 @@ def load(data: bytes, name: str, arena_size: int) -> Any:
     if problem:
         op, node, why = problem
         raise MicroError(f"{name}: TensorFlow Lite Micro cannot run operator {op} (node {node}): {why}; {_REFUSAL_ADVICE}")
-    return _in_tflm(name, lambda: runtime.Interpreter.from_bytes(data, arena_size=arena_size))
+    return _in_tflm(name, lambda: runtime.Interpreter.from_bytes(data, arena_size=arena_size), arena_size)
 
 
 def _invoke(interpreter: Any, model_input: np.ndarray, name: str) -> np.ndarray:
@@ -236,10 +243,7 @@ def micro_report(
 
     arena = measure_arena(data, path.name, np.zeros(shape, litert.input_dtype))
     # The evaluation runs in exactly the measured arena: the figure is proven, not just reported.
-    try:
-        tflm = load(data, path.name, arena.total)
-    except MicroError as e:
-        raise MicroError(f"{e} (with the measured arena of {arena.total} bytes)") from None
+    tflm = load(data, path.name, arena.total)
     tflm_out = []
     for one in tqdm(model_input, desc=f"TFLM {path.name}", unit="img", disable=not progress, leave=False, file=sys.stderr):
         tflm_out.append(_invoke(tflm, one.reshape(shape), path.name).reshape(-1))
@@ -255,6 +259,8 @@ def micro_report(
         "arena_bytes": arena.total,
         "arena_activation_bytes": arena.activations,
         "arena_persistent_bytes": arena.persistent,
+        "input": _tensor(litert.input),
+        "output": _tensor(litert.output),
         "operators": ops,
         "op_resolver": [resolver_call(op) for op in ops],
         "samples": int(len(labels)),
@@ -270,26 +276,49 @@ def micro_report(
     }
 
 
+def _tensor(detail: dict[str, Any]) -> dict[str, Any]:
+    scale, zero_point = detail["quantization"]
+    return {"dtype": np.dtype(detail["dtype"]).name, "shape": [1, *(int(d) for d in detail["shape"][1:])],
+            "scale": float(scale) if scale else None, "zero_point": int(zero_point) if scale else None}
+
+
+def _describe(tensor: dict[str, Any], meaning: str, quantized: str) -> str:
+    """'int8 1x28x28x1, x = pixel / 255, q = round(x / 0.0039215689) - 128' for the header's notes."""
+    text = f"{tensor['dtype']} {'x'.join(map(str, tensor['shape']))}, {meaning}"
+    if tensor["scale"] is None:
+        return text
+    zp = tensor["zero_point"]
+    plus, minus = f"{'+' if zp >= 0 else '-'} {abs(zp)}", f"{'-' if zp >= 0 else '+'} {abs(zp)}"
+    return text + ", " + quantized.format(scale=f"{tensor['scale']:.8g}", plus=plus, minus=minus)
+
+
 def header_notes(report: dict[str, Any]) -> list[str]:
     """Lines for the C header: what the firmware needs besides the array."""
     return [
         f"Tensor arena: {report['arena_bytes']:,} bytes, measured by TFLM's recording allocator on a 64-bit host",
         f"({report['arena_activation_bytes']:,} activations + {report['arena_persistent_bytes']:,} bookkeeping); "
         "keep a few KiB of margin on the board.",
+        f"Input:  {_describe(report['input'], 'x = pixel / 255 (white digit on black)', 'q = round(x / {scale}) {plus}')}",
+        f"Output: {_describe(report['output'], 'x = probability of each class', 'x = (q {minus}) * {scale}')}",
         "",
         "Operators to register:",
         *(f"  {line}" for line in resolver_code(report["operators"])),
     ]
 
 
-def table(reports: Sequence[dict[str, Any]]) -> str:
-    """The reports as an aligned text table: flash, RAM, accuracy, agreement."""
-    head = ["file", "flash", "RAM (arena)", "TFLM accuracy", "agrees w/ LiteRT", "images", "operators"]
+def table(reports: Sequence[dict[str, Any]], budget: tuple[int, int] | None = None) -> str:
+    """The reports as an aligned text table; with ``budget`` (flash, RAM bytes), a column saying which fit it."""
+    head = ["model", "flash", "RAM (arena)", "TFLM accuracy", "LiteRT accuracy", "agreement", "images", "ops"]
+    if budget:
+        head.append(f"fits {budget[0] / 1024:g} KiB / {budget[1] / 1024:g} KiB")
     rows = [head]
     for r in reports:
-        rows.append([r["file"], f"{r['flash_bytes'] / 1024:,.1f} KiB", f"{r['arena_bytes'] / 1024:,.1f} KiB",
-                     f"{100 * r['accuracy']:.2f} %", f"{100 * r['agreement']:.2f} %", f"{r['samples']:,}",
-                     str(len(r["operators"]))])
+        row = [r.get("label", r["file"]), f"{r['flash_bytes'] / 1024:,.1f} KiB", f"{r['arena_bytes'] / 1024:,.1f} KiB",
+               f"{100 * r['accuracy']:.2f} %", f"{100 * r['litert_accuracy']:.2f} %", f"{100 * r['agreement']:.2f} %",
+               f"{r['samples']:,}", str(len(r["operators"]))]
+        if budget:
+            row.append("yes" if r["flash_bytes"] <= budget[0] and r["arena_bytes"] <= budget[1] else "no")
+        rows.append(row)
     widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
     lines = []
     for n, row in enumerate(rows):
@@ -303,20 +332,32 @@ def table(reports: Sequence[dict[str, Any]]) -> str:
 # --- mnist-convert --micro --------------------------------------------------------------------
 
 
-def for_conversion(conversion: Conversion, test: Split, samples: int | None = None, *, seed: int = 0,
-                   progress: bool = False) -> list[dict[str, Any]]:
+def parse_samples(text: str) -> int | None:
+    """The argparse type of --micro-samples: a number of test images, or 'all' (None)."""
+    if text.strip().lower() == "all":
+        return None
+    if text.strip().isdigit() and int(text) > 0:
+        return int(text)
+    raise argparse.ArgumentTypeError(f"takes a number of test images or 'all', not {text!r}")
+
+
+def for_conversion(conversion: Conversion, data_dir: str | Path | None = None, samples: int | None = DEFAULT_SAMPLES,
+                   *, seed: int = 0, progress: bool = False) -> list[dict[str, Any]]:
     """``mnist-convert --micro``: for each full-integer file of this run, its TFLM report and its C array.
 
-    The figures go into the file's manifest entry under "micro", and manifest.json is written
-    again (atomically). Returns the reports, in table order.
+    The test images come from where the conversion's own came from (``data_dir``, as for
+    convert_all). The figures go into each file's manifest entry under "micro", and manifest.json
+    is written again (atomically). Returns the reports, in table order.
     """
     from convert import manifest  # noqa: PLC0415
     from convert.converter import VARIANTS  # noqa: PLC0415
+    from train.data import load_dataset  # noqa: PLC0415
 
     runtime_module()
     entries = [m for m in conversion.models if VARIANTS[m["variant"]].quantize == "int8"]
     if not entries:
         raise MicroError("--micro needs a full-integer model, and this run wrote none; add --quantize int8 (or all)")
+    _, test, _ = load_dataset(conversion.manifest["dataset"], data_dir, progress=progress)
     reports = []
     for entry in entries:
         path = conversion.out_dir / entry["file"]
@@ -327,3 +368,14 @@ def for_conversion(conversion: Conversion, test: Split, samples: int | None = No
         reports.append(report)
     manifest.write(conversion.out_dir, conversion.manifest)
     return reports
+
+
+def summary(reports: Sequence[dict[str, Any]]) -> str:
+    """What mnist-convert --micro prints after its own table: figures, operators, files."""
+    lines = ["TensorFlow Lite for Microcontrollers (flash: the model's bytes; RAM: the tensor arena TFLM measured):",
+             table(reports), ""]
+    for r in reports:
+        lines.append(f"{r['file']}: register {', '.join(r['op_resolver'])}; C array in {r['c_source']}, {r['c_header']}")
+    lines.append("note: the arena is measured on this 64-bit machine with TFLM's reference kernels; "
+                 "keep a few KiB of margin on the board")
+    return "\n".join(lines)

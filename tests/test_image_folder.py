@@ -18,6 +18,7 @@ import pytest
 from PIL import Image
 
 from edge.mnist_data import DataError, load_split
+from edge.runtime import Classifier
 from train.data import CLASS_NAMES, load_dataset, load_training_data
 from train.image_folder import held_out, is_image_folder, load_image_folder
 
@@ -165,7 +166,7 @@ def test_mnist_train_refuses_bad_folders(photos, tmp_path):
     result = run_train("--data-dir", str(folder), "--out", str(tmp_path / "out"))
     assert result.returncode == 2 and result.stdout == ""
     assert (
-        result.stderr == f"error: {folder / '9'}: no images (.bmp, .jpeg, .jpg, .png, .webp ...) in this class "
+        result.stderr == f"error: {folder / '9'}: no images (.png, .jpg, .jpeg, .bmp, .webp ...) in this class "
         "folder; add some or remove the folder\n"
     )
 
@@ -223,3 +224,17 @@ def test_train_and_fine_tune_on_a_folder(photos, small_model, mnist_dir, tmp_pat
     assert set(mixed["test_accuracy_by_source"]) == {"my_digits", "mnist"}
     weighted = mixed["test_accuracy_by_source"]["my_digits"] * 18 + mixed["test_accuracy_by_source"]["mnist"] * 10_000
     assert weighted / 10_018 == pytest.approx(mixed["test_accuracy"], abs=1e-4)
+
+
+def test_converter_calibrates_on_a_folder(photos, small_model, tmp_path):
+    """mnist-convert --data-dir DIR: int8 ranges from the folder's training part, accuracy on its held-out part."""
+    from convert.converter import convert_all
+
+    conversion = convert_all(
+        small_model / "saved_model", tmp_path, variants=("int8",), data_dir=photos[0], progress=False
+    )
+    assert conversion.manifest["calibration"]["samples"] == 72  # the 18 held-out photos stay unseen
+    int8 = conversion.models[0]
+    _, test, _ = load_dataset("mnist", photos[0])
+    predicted = Classifier(tmp_path / int8["file"]).predict(test.images).argmax(axis=1)
+    assert int8["accuracy"] == pytest.approx((predicted == test.labels).mean(), abs=1e-4)

@@ -6,9 +6,11 @@ Python interpreter (the ``micro`` extra) and LiteRT side by side.
 
 from __future__ import annotations
 
+import argparse
 import json
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -92,7 +94,8 @@ def test_tflm_agrees_with_litert(int8_report, tflite_models, mnist_test):
     assert int8_report["agreement"] >= 0.99
     assert abs(int8_report["accuracy"] - litert_accuracy) <= int8_report["disagreements"] / SAMPLES
     assert int8_report["accuracy"] > 0.9  # a trained model, not noise
-    assert int8_report["max_output_difference"] <= 8  # output quantization steps: kernels round differently
+    # In output quantization steps (1/256 of probability): TFLM's reference kernels round differently from XNNPACK.
+    assert int8_report["max_output_difference"] <= 16
 
 
 def test_samples_are_spread_over_the_test_set(mnist_test):
@@ -102,6 +105,9 @@ def test_samples_are_spread_over_the_test_set(mnist_test):
     assert len(micro.pick_samples(10, None)) == 10
     with pytest.raises(micro.MicroError, match="at least 1"):
         micro.pick_samples(10, 0)
+    assert micro.parse_samples("all") is None and micro.parse_samples("250") == 250
+    with pytest.raises(argparse.ArgumentTypeError, match="number of test images"):
+        micro.parse_samples("-3")
 
 
 def test_flash_and_arena_are_measured(int8_report, tflite_models):
@@ -115,9 +121,8 @@ def test_flash_and_arena_are_measured(int8_report, tflite_models):
     exact = micro.load(data, "mnist_int8.tflite", arena)
     exact.set_input(image, 0)
     exact.invoke()
-    with pytest.raises(micro.MicroError, match="mnist_int8.tflite"):
-        short = micro.load(data, "mnist_int8.tflite", arena - 1024)
-        micro._invoke(short, image, "mnist_int8.tflite")
+    with pytest.raises(micro.MicroError, match=f"mnist_int8.tflite: does not fit a tensor arena of {arena - 1024:,}"):
+        micro.load(data, "mnist_int8.tflite", arena - 1024)
 
 
 def test_operators_for_the_op_resolver(int8_report, tflite_models):
@@ -132,6 +137,8 @@ def test_operators_for_the_op_resolver(int8_report, tflite_models):
     notes = "\n".join(micro.header_notes(int8_report))
     assert f"MicroMutableOpResolver<{len(int8_report['operators'])}>" in notes
     assert f"{int8_report['arena_bytes']:,} bytes" in notes
+    assert int8_report["input"]["dtype"] == "int8" and int8_report["input"]["shape"] == [1, 28, 28, 1]
+    assert "Input:  int8 1x28x28x1" in notes and "q = round(x / " in notes
 
 
 @pytest.mark.parametrize(("variant", "operator"), [("float16", "DEQUANTIZE"), ("dynamic", "CONV_2D")])
@@ -149,6 +156,12 @@ def test_models_tflm_cannot_run_are_refused(tflite_models, mnist_test, variant, 
     assert f"operator {operator}" in micro._explain(f"mnist_{variant}.tflite", log.text, RuntimeError("x"))
 
 
+def test_missing_tflite_micro_is_one_line_of_advice(monkeypatch):
+    monkeypatch.setitem(sys.modules, "tflite_micro", None)  # as if not installed
+    with pytest.raises(micro.MicroError, match=r"not installed .*pip install 'mnist-edge\[micro\]'"):
+        micro.runtime_module()
+
+
 def test_a_file_that_is_not_a_model_is_refused(tmp_path, mnist_test):
     fake = tmp_path / "model.tflite"
     fake.write_text("not a model")
@@ -156,7 +169,7 @@ def test_a_file_that_is_not_a_model_is_refused(tmp_path, mnist_test):
         micro.micro_report(fake, mnist_test.images, mnist_test.labels, samples=5)
 
 
-def test_for_conversion_records_figures_in_the_manifest(tflite_models, mnist_test, tmp_path):
+def test_for_conversion_records_figures_in_the_manifest(tflite_models, mnist_dir, tmp_path):
     """What mnist-convert --micro does after converting: C arrays beside the files, figures in manifest.json."""
     from convert.converter import Conversion
 
@@ -165,7 +178,7 @@ def test_for_conversion_records_figures_in_the_manifest(tflite_models, mnist_tes
     shutil.copy(next(iter(tflite_models.values())).parent / "manifest.json", tmp_path)
     written = json.loads((tmp_path / "manifest.json").read_text())
     conversion = Conversion(tmp_path, tmp_path / "manifest.json", written, [], ["int8", "float16", "int8_uint8_io"])
-    reports = micro.for_conversion(conversion, mnist_test, samples=50)
+    reports = micro.for_conversion(conversion, mnist_dir, samples=50)
     assert [r["file"] for r in reports] == ["mnist_int8.tflite", "mnist_int8_uint8_io.tflite"]
     on_disk = {m["variant"]: m for m in json.loads((tmp_path / "manifest.json").read_text())["models"]}
     for variant in ("int8", "int8_uint8_io"):
@@ -176,4 +189,6 @@ def test_for_conversion_records_figures_in_the_manifest(tflite_models, mnist_tes
     assert "micro" not in on_disk["float16"] and "micro" not in on_disk["float32"]
     float_only = Conversion(tmp_path, tmp_path / "manifest.json", written, [], ["float16"])
     with pytest.raises(micro.MicroError, match="--quantize int8"):
-        micro.for_conversion(float_only, mnist_test, samples=5)
+        micro.for_conversion(float_only, mnist_dir, samples=5)
+    text = micro.summary(reports)
+    assert "mnist_int8.tflite: register AddConv2D()" in text and "mnist_int8.c, mnist_int8.h" in text

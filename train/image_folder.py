@@ -70,9 +70,8 @@ def check_layout(folder: str | Path) -> dict[str, list[Path]]:
     empty = [name for name, paths in files.items() if not paths]
     if empty:
         shown = ", ".join(str(folder / name) for name in empty[:3]) + (" ..." if len(empty) > 3 else "")
-        kinds = ", ".join(sorted({".png", ".jpg", ".jpeg", ".bmp", ".webp"}))
         raise DataError(
-            f"{shown}: no images ({kinds} ...) in {'this class folder' if len(empty) == 1 else 'these class folders'}; "
+            f"{shown}: no images (.png, .jpg, .jpeg, .bmp, .webp ...) in {'this class folder' if len(empty) == 1 else 'these class folders'}; "
             "add some or remove the folder"
         )
     return files

@@ -78,11 +78,12 @@ def cnn(num_classes: int) -> keras.Model:
 
 
 def tiny(num_classes: int) -> keras.Model:
-    """For microcontrollers. Budget: int8 flash <= 64 KB, TFLM tensor arena <= 32 KB, >= 99.0 % on MNIST.
+    """For microcontrollers. Budget: int8 flash <= 64 KiB, TFLM tensor arena <= 32 KiB, >= 99.0 % on MNIST.
 
-    Measured in TFLite Micro (convert/micro.py): 52.7 KB of flash and a 26.9 KB arena. The arena
-    is set by the 24x24x32 activations of the 5x5 layer (18 KB, with its input or the pooled
-    output beside it); 32 filters is the most the budget allows there. The dense layers are
+    Measured in TFLite Micro (benchmarks/bench_micro.py): 53,816 bytes of flash (52.6 KiB), a
+    26,928-byte arena (26.3 KiB), 99.35 % on the test set after 5 epochs at lr 2e-3 (100 s on
+    2 cores). The arena is set by the 24x24x32 activations of the 5x5 layer (18 KiB, with its
+    input or the pooled output beside it); 32 filters is the most the budget allows there. The dense layers are
     convolutions over the whole 4x4 map and a 1x1 one, and GlobalAveragePooling over 1x1 takes the
     place of Flatten: Flatten adds SHAPE, STRIDED_SLICE, PACK and RESHAPE for the variable batch
     size, so this way the firmware registers only CONV_2D, MAX_POOL_2D, MEAN and SOFTMAX.

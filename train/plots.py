@@ -63,11 +63,12 @@ def image_grid(
     path: Path,
     frames: Sequence[str | None] | None = None,
     subtitle: str = "",
+    empty: str = "no images",
 ) -> Path:
     """Draw uint8 (N, 28, 28) images in rows of ``COLUMNS``, each under its caption.
 
     A caption is a list of (text, colour) lines; ``frames`` optionally draws a coloured border
-    round an image (the wrong predictions).
+    round an image (the wrong predictions); ``empty`` is said in place of no images.
     """
     plt = _pyplot()
     lines = max((len(c) for c in captions), default=1)
@@ -77,6 +78,8 @@ def image_grid(
     if subtitle:
         fig.text(0.5, 1 - 0.55 / (height / DPI), subtitle, ha="center", va="center", fontsize=9, color=MUTED)
     cell_h = _cell_height(lines)
+    if len(images) == 0:
+        fig.text(0.5, (FOOTER + cell_h / 2) / (height / DPI), empty, ha="center", va="center", fontsize=12, color=MUTED)
     for i, image in enumerate(images):
         row, col = divmod(i, COLUMNS)
         left = col * CELL_WIDTH + (CELL_WIDTH - IMAGE) / 2
@@ -124,12 +127,17 @@ def short(name: str, width: int = 14) -> str:
 
 
 def plot_curves(history: dict, best_epoch: int, path: Path, title: str) -> Path:
-    """Accuracy and loss per epoch, training against validation, with the kept (best) epoch marked."""
+    """Accuracy and loss per epoch, training against validation, with the kept (best) epoch marked.
+
+    The legend sits above the panels and the kept epoch's values in the panel titles, so that
+    nothing is drawn over the curves, however they run.
+    """
     plt = _pyplot()
     from matplotlib.ticker import MaxNLocator, PercentFormatter
 
     epochs = np.arange(1, len(history["loss"]) + 1)
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.6), layout="constrained")
+    fig, axes = plt.subplots(1, 2, figsize=(11, 5))
+    fig.subplots_adjust(left=0.07, right=0.98, top=0.79, bottom=0.16, wspace=0.2)  # fixed: room for the legend
     panels = ((axes[0], "accuracy", "Accuracy (higher is better)"), (axes[1], "loss", "Loss (lower is better)"))
     marker = 6 if len(epochs) <= 15 else 3
     for ax, key, label in panels:
@@ -138,21 +146,25 @@ def plot_curves(history: dict, best_epoch: int, path: Path, title: str) -> Path:
         val = np.array(history[f"val_{key}"]) * scale
         ax.plot(epochs, val, "s-", color="#bc4c00", label="validation", markersize=marker)
         if 1 <= best_epoch <= len(val):
-            value = f"{val[best_epoch - 1]:.2f} %" if key == "accuracy" else f"{val[best_epoch - 1]:.4f}"
-            ax.axvline(best_epoch, color="grey", linestyle=":", label=f"kept: epoch {best_epoch} (validation {value})")
+            kept = f"{val[best_epoch - 1]:.2f} %" if key == "accuracy" else f"{val[best_epoch - 1]:.4f}"
+            ax.axvline(best_epoch, color="grey", linestyle=":", label="kept epoch (best validation accuracy)")
+            label += f": {kept} on validation at the kept epoch"
         ax.set_xlabel("epoch")
-        ax.set_title(label)
+        ax.set_title(label, fontsize=11)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlim(0.7, len(epochs) + 0.3)
-        ax.margins(y=0.12)
+        ax.margins(y=0.1)
         if key == "accuracy":
             ax.yaxis.set_major_formatter(PercentFormatter(decimals=1))
         ax.grid(alpha=0.3)
-        ax.legend(loc="best")
-    fig.suptitle(title, fontsize=13, weight="bold")
-    fig.supxlabel(
+    fig.suptitle(title, fontsize=13, weight="bold", y=0.965)
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="center", bbox_to_anchor=(0.5, 0.895), ncols=3, frameon=False)
+    fig.text(
+        0.5,
+        0.025,
         "training: averaged over each epoch while the weights change (with dropout and augmentation, if any); "
         "validation: measured at the end of the epoch",
+        ha="center",
         fontsize=8,
         color=MUTED,
     )
@@ -236,7 +248,7 @@ def plot_confusion(matrix: np.ndarray, class_names: Sequence[str], path: Path, t
     for i in range(n):
         label = "no images" if totals[i] == 0 else f"{shown[i]:.1f} %  ({matrix[i, i]:,} of {totals[i]:,})"
         bars_ax.text(100 + (100 - low) * 0.02, i, label, va="center", fontsize=8.5)
-    bars_ax.set_title(f"Per-class accuracy (dashed: overall, {overall:.2f} %)", fontsize=11)
+    bars_ax.set_title(f"Per-class accuracy (dashed: overall, {overall:.2f} %; red: below it)", fontsize=11)
     bars_ax.set_xlabel(f"share of the class's test images predicted right (axis starts at {low:.0f} %)")
     bars_ax.spines[["top", "right"]].set_visible(False)
     bars_ax.grid(axis="x", alpha=0.3)

@@ -176,6 +176,8 @@ def show_data(args: argparse.Namespace) -> Path:
     data = load_training_data(args.dataset, args.data_dir, skip_bad_images=args.skip_bad_images)
     _report_skipped(data)
     split = _split(data, args.split)
+    if len(split.labels) == 0:
+        raise DataError(f"the {_data_name(data, args.dataset)} {_set_name(args.split)} has no images; try --split all")
     picked = _sample(args.count, len(split.labels), args.seed)
     picked = picked[np.argsort(split.labels[picked], kind="stable")]  # a row of 0s, then 1s, ...: easy to scan
     names = data.class_names
@@ -236,7 +238,8 @@ def show_model(args: argparse.Namespace) -> list[Path]:
     loaded: dict[str, tuple[TrainingData, dict]] = {}
     written, evaluations = [], []
     for model in models:
-        key = repr((model_metadata(model).get("data"), model_metadata(model).get("dataset")))
+        meta = model_metadata(model)
+        key = repr((meta.get("data"), meta.get("dataset"), meta.get("class_names")))
         if key not in loaded:
             loaded[key] = _data_for(model, args)
             _report_skipped(loaded[key][0])
@@ -280,7 +283,7 @@ def show_model(args: argparse.Namespace) -> list[Path]:
                 print(f"Recorded the evaluation in {record(evaluation, source)} under evaluations/{model.name}")
             except OSError as e:
                 print(f"note: could not record the evaluation beside {model} ({e.strerror})", file=sys.stderr)
-    if len(evaluations) > 1 and len({len(e.labels) for e in evaluations}) == 1:
+    if len(evaluations) > 1 and len(loaded) == 1:  # the same images for all: their mistakes compare
         _compare_mistakes(evaluations)
     return written
 
@@ -311,7 +314,7 @@ def plot_predictions(evaluation: Evaluation, images: np.ndarray, picked: np.ndar
             captions.append(
                 [
                     (f"✗ {plots.short(names[guess], 12)} {confidence}", plots.WRONG),
-                    (f"true: {plots.short(names[truth], 10)}", plots.MUTED),
+                    (f"true: {plots.short(names[truth], 12)}", plots.MUTED),
                 ]
             )
             frames.append(plots.WRONG)
@@ -340,9 +343,9 @@ def plot_mistakes(evaluation: Evaluation, images: np.ndarray, count: int, path: 
         second = plots.CORRECT if classes[i, 1] == truth else plots.MUTED
         captions.append(
             [
-                (f"true: {plots.short(names[truth], 10)}", "black"),
-                (f"{plots.short(names[classes[i, 0]], 10)}: {plots.percent(probabilities[i, 0])}", plots.WRONG),
-                (f"{plots.short(names[classes[i, 1]], 10)}: {plots.percent(probabilities[i, 1])}", second),
+                (f"true: {plots.short(names[truth], 12)}", "black"),
+                (f"{plots.short(names[classes[i, 0]], 12)}: {plots.percent(probabilities[i, 0])}", plots.WRONG),
+                (f"{plots.short(names[classes[i, 1]], 12)}: {plots.percent(probabilities[i, 1])}", second),
             ]
         )
     total = len(evaluation.labels)
@@ -356,6 +359,7 @@ def plot_mistakes(evaluation: Evaluation, images: np.ndarray, count: int, path: 
         path,
         subtitle=f"{where}. Caption: true class, then the model's two likeliest classes "
         "(red: its wrong answer; green: the right one came second)",
+        empty="No mistakes: every image is classified right.",
     )
     return shown
 
