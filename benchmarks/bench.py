@@ -357,7 +357,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     from train.data import resolve_data_dir  # noqa: PLC0415
 
     settings: Settings = args.settings
-    artifacts: Path = args.artifacts.expanduser()
+    # Absolute paths: each model is measured in a worker process that runs elsewhere.
+    artifacts: Path = args.artifacts.expanduser().resolve()
     manifest, metrics = read_artifacts(artifacts)
     dataset = str(manifest.get("dataset") or metrics.get("dataset") or "mnist")
     for python in args.runtime_python:
@@ -369,7 +370,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         check_installed()
     out: Path = args.out.expanduser()
     check_out_dir(out)
-    data = resolve_data_dir(dataset, args.data_dir, progress=not args.no_progress)
+    data = resolve_data_dir(dataset, args.data_dir, progress=not args.no_progress).resolve()
 
     rows = [_row("keras", "keras", artifacts / "model.keras")]
     rows += [_row("ai_edge_litert", variant_of(m), artifacts / m["file"]) for m in manifest["models"]]

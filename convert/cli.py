@@ -4,6 +4,7 @@
     mnist-convert --quantize int8               # full-integer model with int8 input and output
     mnist-convert --quantize all                # float32, float16, dynamic and int8 side by side
     mnist-convert --quantize all --io all       # ... with the int8 model in all three I/O types
+    mnist-convert --quantize int8 --micro       # ... also as a C array, checked in TFLite Micro
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from convert import micro
 from convert.calibration import DEFAULT_SAMPLES
 from convert.converter import IO_CHOICES, QUANTIZE_CHOICES, variant_names
 
@@ -63,7 +65,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--check-python", action="append", default=[], metavar="PYTHON",
                    help="also check that each file loads in the TFLite runtimes of this Python interpreter "
                    "(e.g. a venv with the Raspberry Pi's tflite-runtime); repeatable")
-    p.add_argument("--seed", type=int, default=0, help="seed of the calibration draw [default: 0]")
+    p.add_argument("--micro", action="store_true",
+                   help="for microcontrollers: write each int8 model as a C array (.c/.h), run it in TensorFlow "
+                   "Lite Micro, and report flash, RAM (tensor arena) and the operators to register "
+                   "(needs: pip install 'mnist-edge[micro]')")
+    p.add_argument("--micro-samples", type=micro.parse_samples, default=micro.DEFAULT_SAMPLES, metavar="N|all",
+                   help="test images (drawn at random) that TFLM and LiteRT must agree on [default: %(default)s]")
+    p.add_argument("--seed", type=int, default=0, help="seed of the calibration and --micro-samples draws "
+                   "[default: 0]")
     p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress lines or bars")
     p.add_argument("--verbose", action="store_true", help="show TensorFlow's and the converter's own log")
     return p
@@ -77,6 +86,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.io is not None and args.quantize not in ("int8", "all"):
         print("error: --io sets the int8 model's input/output type; add --quantize int8 (or all)", file=sys.stderr)
         return 2
+    if args.micro and args.quantize not in ("int8", "all"):
+        print("error: --micro runs the full-integer model in TFLite Micro; add --quantize int8 (or all)",
+              file=sys.stderr)
+        return 2
 
     from train.tf_quiet import quiet_tensorflow  # noqa: PLC0415
 
@@ -86,6 +99,8 @@ def main(argv: list[str] | None = None) -> int:
     from edge.runtime import RuntimeProblem  # noqa: PLC0415
 
     try:
+        if args.micro:
+            micro.runtime_module()  # a missing tflite-micro is said before the conversion, not after
         conversion = convert_all(
             args.model,
             args.out,
@@ -101,13 +116,20 @@ def main(argv: list[str] | None = None) -> int:
             seed=args.seed,
             skip_bad_images=args.skip_bad_images,
         )
-    except (ConvertError, DataError, RuntimeProblem) as e:
+        micro_reports = []
+        if args.micro:
+            micro_reports = micro.for_conversion(conversion, conversion.test, args.micro_samples, seed=args.seed,
+                                                 progress=args.progress)
+    except (ConvertError, DataError, RuntimeProblem, micro.MicroError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("error: interrupted; files already finished are complete, none is half-written", file=sys.stderr)
         return 130
-    return print_results(conversion)
+    status = print_results(conversion)
+    if micro_reports:
+        print(f"\n{micro.summary(micro_reports)}")
+    return status
 
 
 def print_results(conversion: Conversion) -> int:

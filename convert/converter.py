@@ -261,7 +261,7 @@ def evaluate(
         classifier = Classifier(model_path)
         classifier.predict(test.images[:1])
     correct = 0
-    bar = tqdm(total=len(test.labels), desc=f"evaluating {label}".strip(), unit="img", disable=not progress,
+    bar = tqdm(total=len(test.labels), desc=f"evaluating {label}".strip(), unit="img", disable=None if progress else True,
                leave=False, file=sys.stderr)
     with bar:
         for start in range(0, len(test.labels), chunk):
@@ -336,6 +336,7 @@ class Conversion:
     manifest: dict[str, Any]
     failures: list[str]
     variants: list[str]  # the ones this run converted, in table order
+    test: Split | None = None  # the images the files were evaluated on (None if the run needed none)
 
     @property
     def models(self) -> list[dict[str, Any]]:
@@ -480,7 +481,7 @@ def convert_all(
                          tensorflow=tf.__version__, source=header["source"]["model"])
         written = manifest.merged(out, header, entries)
         path = manifest.write(out, written)
-    return Conversion(out, path, written, failures, variants)
+    return Conversion(out, path, written, failures, variants, test)
 
 
 def _apply_guard(entries: list[dict[str, Any]], reference: dict[str, Any], max_drop: float | None) -> None:

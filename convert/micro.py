@@ -245,7 +245,7 @@ def micro_report(
     # The evaluation runs in exactly the measured arena: the figure is proven, not just reported.
     tflm = load(data, path.name, arena.total)
     tflm_out = []
-    for one in tqdm(model_input, desc=f"TFLM {path.name}", unit="img", disable=not progress, leave=False, file=sys.stderr):
+    for one in tqdm(model_input, desc=f"TFLM {path.name}", unit="img", disable=None if progress else True, leave=False, file=sys.stderr):
         tflm_out.append(_invoke(tflm, one.reshape(shape), path.name).reshape(-1))
     tflm_raw = np.array(tflm_out).reshape(len(labels), -1)
     with _stderr_captured():  # LiteRT announces its XNNPACK delegate on the first run
@@ -341,23 +341,23 @@ def parse_samples(text: str) -> int | None:
     raise argparse.ArgumentTypeError(f"takes a number of test images or 'all', not {text!r}")
 
 
-def for_conversion(conversion: Conversion, data_dir: str | Path | None = None, samples: int | None = DEFAULT_SAMPLES,
-                   *, seed: int = 0, progress: bool = False) -> list[dict[str, Any]]:
+def for_conversion(conversion: Conversion, test: Split | None, samples: int | None = DEFAULT_SAMPLES, *,
+                   seed: int = 0, progress: bool = False) -> list[dict[str, Any]]:
     """``mnist-convert --micro``: for each full-integer file of this run, its TFLM report and its C array.
 
-    The test images come from where the conversion's own came from (``data_dir``, as for
-    convert_all). The figures go into each file's manifest entry under "micro", and manifest.json
-    is written again (atomically). Returns the reports, in table order.
+    ``test`` is the split the conversion evaluated on (the same images LiteRT was judged on). The
+    figures go into each file's manifest entry under "micro", and manifest.json is written again
+    (atomically). Returns the reports, in table order.
     """
     from convert import manifest  # noqa: PLC0415
     from convert.converter import VARIANTS  # noqa: PLC0415
-    from train.data import load_dataset  # noqa: PLC0415
 
     runtime_module()
     entries = [m for m in conversion.models if VARIANTS[m["variant"]].quantize == "int8"]
     if not entries:
         raise MicroError("--micro needs a full-integer model, and this run wrote none; add --quantize int8 (or all)")
-    _, test, _ = load_dataset(conversion.manifest["dataset"], data_dir, progress=progress)
+    if test is None or len(test.labels) == 0:
+        raise MicroError("--micro needs test images to run through TFLM, and the conversion had none")
     reports = []
     for entry in entries:
         path = conversion.out_dir / entry["file"]

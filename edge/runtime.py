@@ -183,6 +183,8 @@ class Classifier:
         self.output_dtype = np.dtype(self.output["dtype"])
         self.num_classes = int(self.output["shape"][-1])
         self._batch = int(self.input["shape"][0])
+        self._pixel_table: np.ndarray | None = None
+        self._outputs_logits: bool | None = None
 
     def quantize(self, pixels: np.ndarray) -> np.ndarray:
         """Float pixels in [0, 1] -> the model's input type, with its scale and zero point."""
@@ -196,10 +198,13 @@ class Classifier:
         out = raw.astype(np.float32)
         if self.output_dtype.kind != "f":
             scale, zero_point = self.output["quantization"]
-            out = (out - zero_point) * scale
+            out -= zero_point
+            out *= scale
         # Models from mnist-train end in softmax; apply one only to a model that outputs logits.
-        # (Plain min/max, not np.allclose: this runs per image and allclose alone costs ~20 us.)
-        if out.size and (out.min() < -1e-3 or np.abs(out.sum(axis=-1) - 1.0).max() > 0.05):
+        # A model is one or the other, so look once, at the first output it gives.
+        if self._outputs_logits is None and out.size:
+            self._outputs_logits = bool(out.min() < -1e-3 or np.abs(out.sum(axis=-1) - 1.0).max() > 0.05)
+        if self._outputs_logits:
             out = np.exp(out - out.max(axis=-1, keepdims=True))
             out /= out.sum(axis=-1, keepdims=True)
         return out
@@ -219,13 +224,29 @@ class Classifier:
         self.interpreter.invoke()
         return self.interpreter.get_tensor(self.output["index"])
 
+    def model_input(self, images: np.ndarray) -> np.ndarray:
+        """uint8 images -> the model's input values: normalize, then quantize, as one table lookup.
+
+        The 256-entry table is built from ``normalize`` and ``quantize`` themselves, so it is the
+        same preprocessing, at ~1 us per image instead of ~13 (it matters at ~50 us per invoke).
+        """
+        images = np.asarray(images)
+        if images.dtype != np.uint8:
+            return self.quantize(normalize(images))
+        if self._pixel_table is None:
+            grey_levels = np.resize(np.arange(256, dtype=np.uint8), (1, 28, 28))  # 0..255, then repeats
+            self._pixel_table = self.quantize(normalize(grey_levels)).ravel()[:256]
+        return self._pixel_table[images]
+
     def predict(self, images: np.ndarray, batch_size: int = 256) -> np.ndarray:
         """uint8 images (N, 28, 28) -> probabilities (N, classes), in batches of ``batch_size``."""
-        pixels = self.quantize(normalize(images))
-        chunks = [self.invoke(pixels[i : i + batch_size]) for i in range(0, len(pixels), batch_size)]
+        model_input = self.model_input(images)
+        if model_input.ndim == 2:
+            model_input = model_input[None]
+        chunks = [self.invoke(model_input[i : i + batch_size]) for i in range(0, len(model_input), batch_size)]
         if not chunks:
             return np.zeros((0, self.num_classes), np.float32)
-        return self._to_probabilities(np.concatenate(chunks))
+        return self._to_probabilities(chunks[0] if len(chunks) == 1 else np.concatenate(chunks))
 
 
 def _first_line(error: BaseException) -> str:

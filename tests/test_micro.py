@@ -169,7 +169,7 @@ def test_a_file_that_is_not_a_model_is_refused(tmp_path, mnist_test):
         micro.micro_report(fake, mnist_test.images, mnist_test.labels, samples=5)
 
 
-def test_for_conversion_records_figures_in_the_manifest(tflite_models, mnist_dir, tmp_path):
+def test_for_conversion_records_figures_in_the_manifest(tflite_models, mnist_test, tmp_path):
     """What mnist-convert --micro does after converting: C arrays beside the files, figures in manifest.json."""
     from convert.converter import Conversion
 
@@ -178,7 +178,7 @@ def test_for_conversion_records_figures_in_the_manifest(tflite_models, mnist_dir
     shutil.copy(next(iter(tflite_models.values())).parent / "manifest.json", tmp_path)
     written = json.loads((tmp_path / "manifest.json").read_text())
     conversion = Conversion(tmp_path, tmp_path / "manifest.json", written, [], ["int8", "float16", "int8_uint8_io"])
-    reports = micro.for_conversion(conversion, mnist_dir, samples=50)
+    reports = micro.for_conversion(conversion, mnist_test, samples=50)
     assert [r["file"] for r in reports] == ["mnist_int8.tflite", "mnist_int8_uint8_io.tflite"]
     on_disk = {m["variant"]: m for m in json.loads((tmp_path / "manifest.json").read_text())["models"]}
     for variant in ("int8", "int8_uint8_io"):
@@ -189,6 +189,25 @@ def test_for_conversion_records_figures_in_the_manifest(tflite_models, mnist_dir
     assert "micro" not in on_disk["float16"] and "micro" not in on_disk["float32"]
     float_only = Conversion(tmp_path, tmp_path / "manifest.json", written, [], ["float16"])
     with pytest.raises(micro.MicroError, match="--quantize int8"):
-        micro.for_conversion(float_only, mnist_dir, samples=5)
+        micro.for_conversion(float_only, mnist_test, samples=5)
+    with pytest.raises(micro.MicroError, match="needs test images"):
+        micro.for_conversion(conversion, None, samples=5)
     text = micro.summary(reports)
     assert "mnist_int8.tflite: register AddConv2D()" in text and "mnist_int8.c, mnist_int8.h" in text
+
+
+def test_mnist_convert_micro(small_model, mnist_dir, tmp_path, capsys):
+    """The command: C arrays beside the int8 file, the figures in manifest.json and on screen."""
+    from convert import cli
+
+    assert cli.main(["--micro"]) == 2
+    assert "error: --micro runs the full-integer model" in capsys.readouterr().err
+    status = cli.main(["--model", str(small_model / "saved_model"), "--quantize", "int8", "--micro",
+                       "--micro-samples", "50", "--no-evaluate", "--no-progress", "--data-dir", str(mnist_dir),
+                       "--out", str(tmp_path)])
+    assert status == 0
+    out = capsys.readouterr().out
+    assert "TensorFlow Lite for Microcontrollers" in out and "mnist_int8.tflite: register AddConv2D()" in out
+    entry = json.loads((tmp_path / "manifest.json").read_text())["models"][0]
+    assert entry["micro"]["flash_bytes"] == entry["bytes"] and entry["micro"]["samples"] == 50
+    assert (tmp_path / "mnist_int8.c").is_file() and (tmp_path / "mnist_int8.h").is_file()

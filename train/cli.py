@@ -16,7 +16,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "or both - and export a SavedModel for mnist-convert.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    p.add_argument("--model", default="cnn", help="architecture: mlp, lenet or cnn (train/models.py)")
+    p.add_argument("--model", default="cnn", help="architecture: mlp, lenet, cnn or tiny (for microcontrollers; train/models.py)")
     p.add_argument("--epochs", type=int, default=DEFAULT_EPOCHS, help="passes over the training set")
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--lr", type=float, default=None, help="peak learning rate (cosine decay); default per model")

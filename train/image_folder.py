@@ -148,7 +148,7 @@ def _prepare(paths: list[Path], what: str, progress: bool) -> tuple[np.ndarray, 
     from tqdm import tqdm
 
     chunks, used, errors = [], [], []
-    with tqdm(total=len(paths), desc=what, unit="img", leave=False) as bar:
+    with tqdm(total=len(paths), desc=what, unit="img", leave=False, disable=None) as bar:
         for start in range(0, len(paths), 64):
             images, ok, bad = prepare_files(paths[start : start + 64])
             chunks.append(images)

@@ -29,10 +29,11 @@ def quiet_tensorflow(verbose: bool = False, native: bool = False) -> None:
     warnings.filterwarnings("ignore", module="keras")
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
     logging.getLogger("absl").setLevel(logging.ERROR)
-    if native and not getattr(sys.stderr, "_mnist_edge_private", False):
+    # Only when stderr is still the process's own: pytest, notebooks and programs embedding us
+    # have replaced sys.stderr, and must keep it.
+    if native and sys.stderr is sys.__stderr__:
         sys.stderr.flush()
         private = os.fdopen(os.dup(2), "w", buffering=1, encoding=sys.stderr.encoding, errors="backslashreplace")
-        private._mnist_edge_private = True  # type: ignore[attr-defined]
         with open(os.devnull, "wb") as devnull:
             os.dup2(devnull.fileno(), 2)
         sys.stderr = private

@@ -26,7 +26,7 @@ from train.plots import plot_confusion, plot_curves
 
 CHECKPOINT_DIR = ".checkpoint"
 DEFAULT_EPOCHS = 5
-DEFAULT_LR = {"mlp": 1e-3, "lenet": 1e-3, "cnn": 2e-3}
+DEFAULT_LR = {"mlp": 1e-3, "lenet": 1e-3, "cnn": 2e-3, "tiny": 2e-3}
 VALIDATION_FRACTION = 1 / 12  # 5,000 of MNIST's 60,000 training images
 
 

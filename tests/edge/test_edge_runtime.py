@@ -179,3 +179,17 @@ def test_tflite_runtime_under_numpy_2_gets_advice():
     )
     advice = _explain_load_error(Path("m.tflite"), "tflite_runtime", error, printed)
     assert "built for NumPy 1" in advice and "numpy<2" in advice and "ai-edge-litert" in advice
+
+
+@pytest.mark.parametrize("variant", ["float32", "int8", "int8_uint8_io", "int8_float_io"])
+def test_pixel_table_is_the_same_preprocessing(tflite_models, mnist_test, variant):
+    """predict's lookup table must give exactly what normalize + quantize give, for all 256 grey levels."""
+    from edge.preprocess import normalize
+    from edge.runtime import Classifier
+
+    classifier = Classifier(tflite_models[variant])
+    images = np.concatenate([mnist_test.images[:50], np.resize(np.arange(256, dtype=np.uint8), (1, 28, 28))])
+    looked_up = classifier.model_input(images)
+    computed = classifier.quantize(normalize(images))
+    assert looked_up.dtype == computed.dtype == classifier.input_dtype
+    np.testing.assert_array_equal(looked_up.reshape(computed.shape), computed)
