@@ -35,6 +35,7 @@ import numpy as np
 from benchmarks import machine
 from edge.mnist_data import DataError
 from edge.runtime import RuntimeProblem
+from train.files import write_atomic
 
 KERAS_RUNS_SHARE = 10  # Keras is ~100x slower per image: a tenth of the runs still gives stable percentiles
 
@@ -226,15 +227,6 @@ def check_out_dir(out: Path) -> None:
             pass
     except OSError as e:
         raise BenchError(f"{out}: cannot write there ({e.strerror or e}); choose another folder with --out") from None
-
-
-def write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(text)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 # --- the run ----------------------------------------------------------------------------------

@@ -29,6 +29,7 @@ from convert.calibration import DEFAULT_SAMPLES
 from edge.mnist_data import Split
 from edge.preprocess import INPUT_SHAPE
 from edge.runtime import Classifier
+from train.files import write_atomic
 from train.tf_quiet import native_stderr_silenced
 
 
@@ -224,16 +225,6 @@ def _converter(saved_model: Path) -> Any:
         return tf.lite.TFLiteConverter.from_saved_model(str(saved_model), signature_keys=["serving_default"])
     except ValueError:  # a SavedModel without that signature: let the converter pick
         return tf.lite.TFLiteConverter.from_saved_model(str(saved_model))
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write under a temp name in the same folder, then rename: never a half-written model."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def check_out_dir(out_dir: Path) -> None:

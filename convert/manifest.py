@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from train.files import write_json
 
 MANIFEST_NAME = "manifest.json"
 FORMAT_VERSION = 1
@@ -119,10 +120,5 @@ def merged(out_dir: Path, header: dict[str, Any], models: list[dict[str, Any]]) 
 def write(out_dir: Path, manifest: dict[str, Any]) -> Path:
     """Write manifest.json atomically (temp name in the same folder, then rename)."""
     path = Path(out_dir) / MANIFEST_NAME
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(json.dumps(manifest, indent=2) + "\n")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    write_json(path, manifest)
     return path

@@ -58,3 +58,14 @@ def tflite_models(request, tmp_path_factory, mnist_dir) -> dict[str, Path]:
         convert_all(request.getfixturevalue("small_model") / "saved_model", folder, data_dir=mnist_dir)
     manifest = json.loads((folder / "manifest.json").read_text())
     return {m["variant"]: folder / m["file"] for m in manifest["models"]}
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch) -> Path:
+    """A fresh, empty HOME, with every variable that could point at data removed."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    for variable in ("MNIST_DATA_DIR", "FASHION_MNIST_DATA_DIR", "MNIST_CACHE_DIR", "XDG_CACHE_HOME", "KERAS_HOME"):
+        monkeypatch.delenv(variable, raising=False)
+    return home

@@ -23,15 +23,6 @@ SHARED = Path(__file__).resolve().parents[2] / "shared" / "mnist"
 TEST_IMAGES, TEST_LABELS = "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"
 
 
-@pytest.fixture
-def home(tmp_path, monkeypatch) -> Path:
-    """A fresh, empty HOME, with every variable that could point elsewhere removed."""
-    home = tmp_path / "home"
-    home.mkdir()
-    monkeypatch.setenv("HOME", str(home))
-    for variable in ("MNIST_DATA_DIR", "FASHION_MNIST_DATA_DIR", "MNIST_CACHE_DIR", "XDG_CACHE_HOME", "KERAS_HOME"):
-        monkeypatch.delenv(variable, raising=False)
-    return home
 
 
 def idx_folder(path: Path) -> Path:

@@ -352,15 +352,6 @@ def test_published_checksums_and_mirrors_are_complete():
 # --- the download as the last source of train/data.py ---
 
 
-@pytest.fixture
-def home(tmp_path, monkeypatch) -> Path:
-    """An empty HOME and no variable pointing at data: nothing found, so resolve_data_dir must download."""
-    home = tmp_path / "home"
-    home.mkdir()
-    monkeypatch.setenv("HOME", str(home))
-    for variable in ("MNIST_DATA_DIR", "FASHION_MNIST_DATA_DIR", "MNIST_CACHE_DIR", "XDG_CACHE_HOME", "KERAS_HOME"):
-        monkeypatch.delenv(variable, raising=False)
-    return home
 
 
 @pytest.fixture

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +17,7 @@ import numpy as np
 
 from edge.preprocess import normalize
 from train.data import CLASS_NAMES
+from train.files import write_json
 
 
 class ModelError(Exception):
@@ -172,17 +171,3 @@ def record(evaluation: Evaluation, data: dict) -> Path:
     metrics.setdefault("evaluations", {})[evaluation.model.name] = summary(evaluation, data)
     write_json(path, metrics)
     return path
-
-
-_NUMBER_LIST = re.compile(r"\[\s*((?:-?[\d.eE+-]+|null)(?:,\s*(?:-?[\d.eE+-]+|null))*)\s*\]")
-
-
-def write_json(path: Path, data: dict) -> None:
-    """Indented JSON with lists of numbers kept on one line (a confusion matrix reads as a table),
-    written to a temporary name and swapped in.
-    """
-    text = json.dumps(data, indent=2)
-    text = _NUMBER_LIST.sub(lambda m: "[" + ", ".join(v.strip() for v in m.group(1).split(",")) + "]", text)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text + "\n")
-    os.replace(tmp, path)

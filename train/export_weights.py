@@ -25,7 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
-from train.evaluation import ModelError, write_json
+from train.evaluation import ModelError
+from train.files import write_json
 from train.show import HelpFormatter, OneLineParser
 
 DEFAULT_MODEL = Path("artifacts") / "model.keras"

@@ -21,7 +21,8 @@ from pathlib import Path
 import numpy as np
 
 from edge.preprocess import normalize
-from train.evaluation import confusion_matrix, per_class_accuracy, write_json
+from train.evaluation import confusion_matrix, per_class_accuracy
+from train.files import write_json
 from train.plots import plot_confusion, plot_curves
 
 CHECKPOINT_DIR = ".checkpoint"
@@ -92,10 +93,6 @@ def _check_writable(out: Path) -> None:
         raise TrainError(f"--out {out}: cannot write there ({e.strerror}); choose another folder") from None
 
 
-def _write_json(path: Path, data: dict) -> None:
-    write_json(path, data)
-
-
 def _save_model_atomically(model, path: Path) -> None:
     tmp = path.with_name(f".tmp-{path.name}")  # keeps the .keras suffix Keras insists on
     model.save(tmp)
@@ -153,7 +150,7 @@ def _epoch_checkpoint(ckpt: Path, config: TrainConfig, state: dict):
             _save_model_atomically(self.model, ckpt / "last.keras")
             state["epochs_done"] = epoch + 1
             state["wall_time_s"] = self.earlier + time.perf_counter() - self.started
-            _write_json(ckpt / "state.json", {"config": asdict(config), **state})
+            write_json(ckpt / "state.json", {"config": asdict(config), **state})
 
     return EpochCheckpoint()
 
@@ -358,8 +355,8 @@ def train(config: TrainConfig, progress: bool = True) -> dict:
     try:
         best.export(str(staging / "saved_model"), format="tf_saved_model", verbose=False)
         best.save(staging / "model.keras")
-        _write_json(staging / "metrics.json", metrics)
-        _write_json(staging / "history.json", {**state["history"], "best_epoch": state["best_epoch"]})
+        write_json(staging / "metrics.json", metrics)
+        write_json(staging / "history.json", {**state["history"], "best_epoch": state["best_epoch"]})
         _plot_curves(
             state["history"],
             state["best_epoch"],
