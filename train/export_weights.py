@@ -17,7 +17,6 @@ statistics. Values are written with enough digits to read back bit for bit.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import sys
 import tempfile
@@ -26,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from train.evaluation import ModelError
-from train.files import write_json
+from train.files import replace_folder, write_json
 from train.show import HelpFormatter, OneLineParser
 
 DEFAULT_MODEL = Path("artifacts") / "model.keras"
@@ -65,12 +64,7 @@ def export_weights(model, out: str | Path, source: str = "") -> dict:
     staging = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}-"))
     try:
         index = _write_all(model, staging, source)
-        old = out.with_name(f".{out.name}-old")
-        shutil.rmtree(old, ignore_errors=True)
-        if out.exists():
-            os.replace(out, old)
-        os.replace(staging, out)
-        shutil.rmtree(old, ignore_errors=True)
+        replace_folder(staging, out)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return index

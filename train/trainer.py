@@ -22,7 +22,7 @@ import numpy as np
 
 from edge.preprocess import normalize
 from train.evaluation import confusion_matrix, per_class_accuracy
-from train.files import write_json
+from train.files import replace_folder, write_json
 from train.plots import plot_confusion, plot_curves
 
 CHECKPOINT_DIR = ".checkpoint"
@@ -202,12 +202,7 @@ def _publish(staging: Path, out: Path) -> None:
     for item in sorted(staging.iterdir()):
         target = out / item.name
         if item.is_dir():
-            old = out / f".old-{item.name}"
-            shutil.rmtree(old, ignore_errors=True)
-            if target.exists():
-                os.replace(target, old)
-            os.replace(item, target)
-            shutil.rmtree(old, ignore_errors=True)
+            replace_folder(item, target)
         else:
             os.replace(item, target)
 
