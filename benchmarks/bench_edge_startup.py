@@ -194,10 +194,7 @@ def main(argv: list[str] | None = None) -> int:
             startup = measure_startup(args.edge_python, model, keras_model, image, args.repeats)
         print(f"--eval-mnist on {args.data_dir}, {args.eval_repeats} runs", flush=True)
         evaluation = measure_eval(args.edge_python, model, args.data_dir, args.eval_repeats)
-    except BenchError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    except DataError as e:
+    except (BenchError, DataError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
 
