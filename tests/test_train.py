@@ -181,7 +181,7 @@ def test_augment_trains(tmp_path, mnist_dir):
     from train.trainer import TrainConfig, train
 
     metrics = train(
-        TrainConfig(model="lenet", epochs=1, limit=3000, augment=True, data_dir=str(mnist_dir), out=str(tmp_path)),
+        TrainConfig(model="lenet", epochs=1, limit=3000, augment="shapes", data_dir=str(mnist_dir), out=str(tmp_path)),
         progress=False,
     )
-    assert metrics["augment"] is True and metrics["test_accuracy"] > 0.5
+    assert metrics["augment"] == "shapes" and metrics["test_accuracy"] > 0.5

@@ -20,7 +20,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--epochs", type=int, default=DEFAULT_EPOCHS, help="passes over the training set")
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--lr", type=float, default=None, help="peak learning rate (cosine decay); default per model")
-    p.add_argument("--augment", action="store_true", help="random shifts, rotations and zoom while training")
+    p.add_argument(
+        "--augment",
+        nargs="?",
+        const="shapes",
+        choices=("shapes", "photo"),
+        help="shapes: random shifts, rotations and zoom; photo: also the stroke widths, blur, gaps and specks "
+        "of digits cut out of photos (train/augment.py)",
+    )
     p.add_argument("--dataset", choices=("mnist", "fashion"), default="mnist")
     p.add_argument(
         "--data-dir",

@@ -45,7 +45,7 @@ class TrainConfig:
     epochs: int = DEFAULT_EPOCHS
     batch_size: int = 128
     lr: float | None = None  # None: the model's default from DEFAULT_LR
-    augment: bool = False
+    augment: str | None = None  # None, or one of train.augment.AUGMENTATIONS
     dataset: str = "mnist"
     data_dir: str | None = None
     out: str = "artifacts"
@@ -66,6 +66,10 @@ class TrainConfig:
             raise TrainError(f"--epochs must be at least 1, got {self.epochs}")
         if self.batch_size < 1:
             raise TrainError(f"--batch-size must be at least 1, got {self.batch_size}")
+        from train.augment import AUGMENTATIONS
+
+        if self.augment is not None and self.augment not in AUGMENTATIONS:
+            raise TrainError(f"unknown --augment {self.augment!r}; choose one of: {', '.join(AUGMENTATIONS)}")
         if self.lr is not None and not self.lr > 0:
             raise TrainError(f"--lr must be positive, got {self.lr}")
         if self.limit is not None and self.limit < 20:
@@ -106,28 +110,16 @@ def _split_validation(images: np.ndarray, labels: np.ndarray, seed: int):
     return (images[fit], labels[fit]), (images[val], labels[val])
 
 
-def _augmenter(seed: int):
-    """Small random shifts, rotations and zoom: the ways handwriting varies."""
-    from keras import layers, Sequential
-
-    return Sequential(
-        [
-            layers.RandomTranslation(0.1, 0.1, fill_mode="constant", seed=seed),
-            layers.RandomRotation(0.03, fill_mode="constant", seed=seed + 1),  # +-11 degrees
-            layers.RandomZoom(0.1, fill_mode="constant", seed=seed + 2),
-        ],
-        name="augment",
-    )
-
-
 def _dataset(x: np.ndarray, y: np.ndarray, config: TrainConfig):
     import tensorflow as tf
 
     ds = tf.data.Dataset.from_tensor_slices((x, y))
     ds = ds.shuffle(len(x), seed=config.seed, reshuffle_each_iteration=True).batch(config.batch_size)
     if config.augment:
-        augment = _augmenter(config.seed)
-        ds = ds.map(lambda a, b: (augment(a, training=True), b), num_parallel_calls=tf.data.AUTOTUNE)
+        from train.augment import augmenter
+
+        augment = augmenter(config.augment, config.seed)
+        ds = ds.map(lambda a, b: (augment(a), b), num_parallel_calls=tf.data.AUTOTUNE)
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
@@ -228,7 +220,7 @@ def train(config: TrainConfig, progress: bool = True) -> dict:
         say = print if progress else (lambda *a, **k: None)
         say(
             f"Resuming {config.model} on {config.dataset} after epoch {state['epochs_done']} of {config.epochs} "
-            f"(seed {config.seed}, batch {config.batch_size}, augment {'on' if config.augment else 'off'})"
+            f"(seed {config.seed}, batch {config.batch_size}, augment {config.augment or 'off'})"
         )
     elif (ckpt / "state.json").is_file() and progress:
         print(f"note: starting afresh; the interrupted run in {ckpt} will be replaced (use --resume to continue it)")
