@@ -51,6 +51,12 @@ def _parser() -> argparse.ArgumentParser:
         "--raw", action="store_true", help="skip the photo preprocessing: 28x28 images go to the model as they are"
     )
     parser.add_argument(
+        "--save-inputs",
+        metavar="DIR",
+        help="write the 28x28 input the model received for each image to DIR/<image name>.png, "
+        "to see why a photo was misread",
+    )
+    parser.add_argument(
         "--eval-mnist",
         metavar="DIR",
         help="measure accuracy and speed on the MNIST test set in DIR (IDX files or mnist.npz) instead",
@@ -70,6 +76,14 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("give at least one image or folder (or --eval-mnist DIR)")
     if args.top_k < 1:
         parser.error("--top-k must be at least 1")
+    if args.save_inputs and args.eval_mnist:
+        parser.error("--save-inputs goes with images, not with --eval-mnist")
+    if args.save_inputs:
+        from edge.files import cannot_write
+
+        problem = cannot_write(args.save_inputs)
+        if problem:
+            parser.error(f"--save-inputs {args.save_inputs}: cannot write there ({problem}); choose another folder")
 
     from edge.mnist_data import DataError
     from edge.runtime import Classifier, RuntimeProblem
@@ -108,7 +122,10 @@ def _classify(classifier: Any, args: argparse.Namespace) -> int:
                 report.result(name, next(probs))
         pending.clear()
 
+    saver = _InputSaver(Path(args.save_inputs)) if args.save_inputs else None
     for name, image_or_error in _images(args.inputs, args.raw):
+        if saver and not isinstance(image_or_error, str):
+            saver.save(name, image_or_error)
         pending.append((name, image_or_error))
         images += not isinstance(image_or_error, str)
         if images == BATCH:  # one invoke per batch, results printed as each batch is done
@@ -154,6 +171,27 @@ def _one_image(name: str, raw: bool) -> Any:
         return str(e) if str(e).startswith(name) else f"{name}: {e}"
 
 
+class _InputSaver:
+    """Writes each model input as DIR/<image name>.png; names that repeat get -2, -3, ..."""
+
+    def __init__(self, folder: Path):
+        self.folder, self.used = folder, set()
+
+    def save(self, name: str, image: Any) -> None:
+        from PIL import Image
+
+        from edge.files import atomic_path
+
+        stem = Path(name).stem or "image"
+        target, n = f"{stem}.png", 1
+        while target in self.used:
+            n += 1
+            target = f"{stem}-{n}.png"
+        self.used.add(target)
+        with atomic_path(self.folder / target) as tmp:
+            Image.fromarray(image).save(tmp, "PNG")
+
+
 class _Report:
     """Prints results as they come, text or JSON lines, and counts failures for the exit status."""
 
@@ -192,11 +230,14 @@ class _Report:
 
 def _class_names(model: Path, count: int) -> list[str]:
     """Class names from the converter's manifest.json beside the model, else the digits."""
+    from edge.model_info import ModelInfoError, read_manifest
+
     try:
-        names = json.loads((model.parent / "manifest.json").read_text()).get("class_names")
-    except (OSError, ValueError, AttributeError):
-        names = None
-    if isinstance(names, list) and len(names) == count and all(isinstance(n, str) for n in names):
+        manifest = read_manifest(model.parent)
+    except ModelInfoError:
+        manifest = None
+    names = manifest.class_names if manifest else None
+    if names and len(names) == count:
         return names
     return [str(i) for i in range(count)]
 

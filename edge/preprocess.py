@@ -243,82 +243,14 @@ def _as_mnist(gray: np.ndarray) -> np.ndarray:
 
 
 def _photo_to_mnist(gray: np.ndarray) -> np.ndarray:
-    ink = _ink_strength(gray)
-    top, bottom = _main_span(ink.sum(axis=1))
-    left, right = _main_span(ink.sum(axis=0))
-    digit = _thickened(_fit(ink[top:bottom, left:right], 4 * BOX))
+    from edge.photo import NoInkError, digit_ink
+
+    try:
+        ink = digit_ink(gray, MIN_CONTRAST)
+    except NoInkError as e:
+        raise NoDigitError(str(e)) from None
+    digit = _thickened(_fit(ink, 4 * BOX))
     return _centred(_fit(digit, BOX))
-
-
-def _ink_strength(gray: np.ndarray) -> np.ndarray:
-    """Grey levels -> ink in [0, 1] on exact 0 background: lighting, polarity, clutter and noise taken out."""
-    ink = gray - _background(gray)
-    if _ink_is_dark(ink):
-        ink = -ink
-    noise = _robust_sigma(ink)
-    ink = _without_ruled_lines(ink, ink > max(4.0 * noise, 4.0), noise)
-    strong = ink > max(4.0 * noise, 4.0)
-    # Clutter is looked for among clearly inked pixels only: faint ruled lines or a shadow that
-    # link the digit to the edge must not make the digit part of the clutter.
-    clear = ink > max(4.0 * noise, 0.4 * float(np.median(ink[strong]))) if strong.any() else strong
-    clutter = _border_clutter(clear)
-    strong &= ~clutter
-    level = float(np.median(ink[strong])) if strong.any() else 0.0
-    if strong.sum() < 4 or level < max(10.0 * noise, MIN_CONTRAST):
-        raise NoDigitError("no digit found: the image is blank, or the ink has too little contrast with the paper")
-    if strong.mean() > 0.65:
-        raise NoDigitError("no digit found: ink would cover most of the image; crop the picture to the digit")
-    # Below the floor: paper grain, JPEG noise, smudges -> exact 0 as MNIST's background.
-    # Above the ink's median level: the stroke's core -> 1 (MNIST's strokes are saturated too).
-    floor = max(4.0 * noise, 0.4 * level)
-    ink = np.clip((ink - floor) / (level - floor), 0.0, 1.0)
-    ink[clutter] = 0.0
-    return ink
-
-
-def _without_ruled_lines(ink: np.ndarray, strong: np.ndarray, noise: float) -> np.ndarray:
-    """Subtract lines that run across the whole picture (ruled or squared paper) and are fainter
-    than the ink: a row's (column's) median is the line there, since the digit covers less than
-    half of it. A digit's own bar across a tight crop is as dark as the ink and stays.
-    """
-    if not strong.any():
-        return ink
-    faint = 0.5 * float(np.percentile(ink[strong], 90))
-    for axis in (1, 0):
-        line = np.median(ink, axis=axis, keepdims=True)
-        line[(line < 4.0 * noise) | (line > faint)] = 0.0
-        ink = ink - line
-    return ink
-
-
-def _background(gray: np.ndarray) -> np.ndarray:
-    """The paper's brightness: a smooth (quadratic) surface fitted to tile medians.
-
-    Tile medians ignore the ink of all but the boldest tiles, and the robust fit ignores those;
-    a smooth surface follows a lighting gradient or vignetting but cannot carve out strokes.
-    """
-    height, width = gray.shape
-    if min(height, width) < 48:
-        return np.full_like(gray, np.median(_border(gray)))
-    rows, cols = np.array_split(np.arange(height), 8), np.array_split(np.arange(width), 8)
-    medians = np.array([[np.median(gray[r[0] : r[-1] + 1, c[0] : c[-1] + 1]) for c in cols] for r in rows])
-    ys = np.array([r.mean() for r in rows]) / height * 2 - 1
-    xs = np.array([c.mean() for c in cols]) / width * 2 - 1
-    y, x = np.meshgrid(ys, xs, indexing="ij")
-    terms = np.stack([np.ones_like(x), x, y, x * x, x * y, y * y], axis=-1).reshape(-1, 6)
-    values = medians.ravel()
-    keep = np.abs(values - np.median(values)) <= 3.0 * _robust_sigma(values) + 1.0  # the table, not paper
-    for _ in range(4):  # drop tiles the ink dominates, refit
-        coef, *_ = np.linalg.lstsq(terms[keep], values[keep], rcond=None)
-        residual = values - terms @ coef
-        spread = 1.4826 * np.median(np.abs(residual[keep])) + 1.0
-        keep = np.abs(residual) <= 3.0 * spread
-        if keep.sum() < 12:
-            return np.full_like(gray, np.median(_border(gray)))
-    y = (np.arange(height, dtype=np.float32) + 0.5) / height * 2 - 1
-    x = (np.arange(width, dtype=np.float32) + 0.5) / width * 2 - 1
-    c = coef.astype(np.float32)
-    return c[0] + (c[2] * y + c[5] * y * y)[:, None] + (c[1] * x + c[3] * x * x)[None, :] + c[4] * np.outer(y, x)
 
 
 def _ink_is_dark(deviation: np.ndarray) -> bool:
@@ -336,53 +268,6 @@ def _robust_sigma(values: np.ndarray) -> float:
 def _border(gray: np.ndarray) -> np.ndarray:
     edge = max(1, min(gray.shape) // 20)
     return np.concatenate([gray[:edge].ravel(), gray[-edge:].ravel(), gray[:, :edge].ravel(), gray[:, -edge:].ravel()])
-
-
-def _border_clutter(ink: np.ndarray) -> np.ndarray:
-    """Ink connected to the image's edge (the table beside the paper, a shadow, a finger), when a
-    digit stands clear of the edge; a tightly cropped digit touches it and is kept whole.
-    """
-    factor = max(1, math.ceil(max(ink.shape) / 128))  # find connections on a small copy: fast
-    height, width = ink.shape
-    padded = np.pad(ink, ((0, -height % factor), (0, -width % factor)))
-    small = padded.reshape(padded.shape[0] // factor, factor, padded.shape[1] // factor, factor).any(axis=(1, 3))
-    touching = np.zeros_like(small)
-    touching[[0, -1], :], touching[:, [0, -1]] = small[[0, -1], :], small[:, [0, -1]]
-    nothing = np.zeros_like(ink)
-    if not touching.any():
-        return nothing
-    for _ in range(small.size):  # grow from the edge through connected ink until nothing changes
-        grown = np.pad(touching, 1)
-        grown = small & (
-            grown[1:-1, 1:-1]
-            | grown[:-2, 1:-1]
-            | grown[2:, 1:-1]
-            | grown[1:-1, :-2]
-            | grown[1:-1, 2:]
-            | grown[:-2, :-2]
-            | grown[:-2, 2:]
-            | grown[2:, :-2]
-            | grown[2:, 2:]
-        )
-        if (grown == touching).all():
-            break
-        touching = grown
-    clutter = np.repeat(np.repeat(touching, factor, axis=0), factor, axis=1)[:height, :width]
-    if (ink & ~clutter).sum() < max(16, 0.05 * ink.sum()):
-        return nothing  # everything touches the edge: a tight crop, keep it
-    return clutter
-
-
-def _main_span(profile: np.ndarray) -> tuple[int, int]:
-    """The digit's extent along one axis: runs of ink holding >= 5 % of it; specks fall away."""
-    gap = max(1, len(profile) // 50)  # strokes this close belong together
-    columns = np.flatnonzero(profile > 0)
-    breaks = np.flatnonzero(np.diff(columns) > gap)
-    starts = np.concatenate([[columns[0]], columns[breaks + 1]])
-    ends = np.concatenate([columns[breaks], [columns[-1]]]) + 1
-    mass = np.array([profile[s:e].sum() for s, e in zip(starts, ends, strict=True)])
-    kept = np.flatnonzero(mass >= 0.05 * mass.sum())
-    return int(starts[kept[0]]), int(ends[kept[-1]])
 
 
 def _fit(ink: np.ndarray, box: int) -> np.ndarray:
@@ -405,21 +290,15 @@ def _thickened(digit: np.ndarray) -> np.ndarray:
     """
     from PIL import Image, ImageFilter
 
-    width = _stroke_width(digit > 0.5)
+    from edge.photo import stroke_width
+
+    width = stroke_width(digit > 0.5)
     wanted = 0.12 * max(digit.shape)
     if width >= 0.7 * wanted:
         return digit
     size = min(2 * round((wanted - width) / 2) + 1, 15)
     grown = Image.fromarray(digit, "F").filter(ImageFilter.MaxFilter(size))
     return np.asarray(grown, dtype=np.float32)
-
-
-def _stroke_width(mask: np.ndarray) -> float:
-    """Mean stroke width: ink area over half its outline (a stroke has two edges)."""
-    padded = np.pad(mask, 1)
-    inside = padded[:-2, 1:-1] & padded[2:, 1:-1] & padded[1:-1, :-2] & padded[1:-1, 2:]
-    outline = int((mask & ~inside).sum())
-    return 2.0 * float(mask.sum()) / outline if outline else 0.0
 
 
 def _centred(digit: np.ndarray) -> np.ndarray:

@@ -118,7 +118,7 @@ def test_single_frame_gif_and_mpo_are_read(tmp_path, digit):
     main = Image.fromarray(np.stack([255 - digit] * 3, axis=-1)).resize((112, 112))
     main.save(tmp_path / "photo.mpo", "MPO", save_all=True, append_images=[Image.new("RGB", (112, 112))], quality=95)
     assert Image.open(tmp_path / "photo.mpo").n_frames == 2
-    assert np.abs(prepare_file(tmp_path / "photo.mpo").astype(int) - digit).mean() < 10
+    assert np.abs(prepare_file(tmp_path / "photo.mpo").astype(int) - digit).mean() < 13
 
 
 @pytest.mark.parametrize(
@@ -145,7 +145,7 @@ def test_cmyk_jpeg_reads_as_the_digit(tmp_path, digit):
     path = tmp_path / "cmyk.jpg"
     Image.fromarray(np.stack([255 - digit] * 3, axis=-1)).resize((112, 112)).convert("CMYK").save(path, quality=95)
     assert Image.open(path).mode == "CMYK"
-    assert np.abs(prepare_file(path).astype(int) - digit).mean() < 10
+    assert np.abs(prepare_file(path).astype(int) - digit).mean() < 13
 
 
 def test_no_digit_names_the_file(tmp_path):

@@ -1,0 +1,314 @@
+"""Finding the ink of a handwritten digit in a photo: paper, lighting, lines and clutter taken out.
+
+A phone or webcam photo holds more than the digit: uneven light and hard shadows, the desk
+beside the sheet, ruled or squared paper, a margin line, specks. The steps, each a standard
+document-imaging technique, done with OpenCV (fast, and it has wheels for the Pi):
+
+1. Flat-field: the paper's brightness is estimated by a morphological closing (strokes are
+   thinner than the window, so it fills them in; shadows and the desk are larger, so it keeps
+   them) and divided out, giving each pixel's darkness relative to its own patch of paper.
+2. Lines: long straight structures (ruled and grid lines, a margin, the edge of a shadow or of
+   the sheet) are found with a probabilistic Hough transform and their own darkness divided
+   out, so ink that crosses a line is kept and the line is not.
+3. Ink: hysteresis thresholding relative to the noise and to the ink's own level.
+4. The digit: connected strokes are grouped, and the group that looks most like a digit (ink
+   mass, not touching the frame's border, near the centre) is kept; nearby pieces of it (a
+   pen lift, a gap left by a line) join it.
+
+Returns the digit's ink in [0, 1] on an exact-zero background, cropped to the digit.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+WORK_SIDE = 640  # photos are searched at most this many pixels a side: a digit a tenth of it keeps 48
+# A line is "long" when it spans this fraction of the frame along its direction: a ruled line
+# crosses the sheet; a digit's straight stroke (a 1, a 7's bar) rarely spans half the frame.
+LONG_LINE = 0.5
+
+
+class NoInkError(Exception):
+    """No digit-like ink: the message says why, in words a user can act on."""
+
+
+@dataclass(frozen=True)
+class Blob:
+    """A group of connected strokes: bounding box (x, y, w, h) in work pixels, and its ink."""
+
+    box: tuple[int, int, int, int]
+    mass: float
+    touches_border: bool
+    solid: bool  # a filled patch (a shadow's corner), not strokes of a roughly even width
+    label: int
+
+
+def digit_ink(gray: np.ndarray, min_contrast: float) -> np.ndarray:
+    """Grey levels 0-255 (H, W) of a photo -> the digit's ink in [0, 1], cropped to the digit.
+
+    ``min_contrast`` (of 255) is the least difference between ink and paper that counts as ink.
+    Raises :class:`NoInkError` when there is no digit.
+    """
+    small = _work_size(gray)
+    if float(np.ptp(small)) < min_contrast:
+        raise NoInkError("no digit found: the image is blank, or the ink has too little contrast with the paper")
+    if not _ink_is_dark(small):
+        small = 255.0 - small
+    # The paper is estimated in a window wider than the strokes, and the narrower it is, the
+    # closer it follows a shadow's edge. Start narrow (a pen); if the strokes seen through the
+    # widest window are wider than that (a marker, a tight crop), look again with a wider one.
+    window, widest = _window(small.shape, 0.035), _window(small.shape, 0.25)
+    found = _find(small, window, min_contrast)
+    x, y, w, h = found.box
+    wide = _flat_field(small, widest)[y : y + h, x : x + w] > found.floor
+    width = stroke_width(wide)
+    if width > 0.3 * window:
+        found = _find(small, min(2 * round(2.0 * width) + 1, widest), min_contrast)
+    ink = found.darkness * found.digit
+    x, y, w, h = found.box
+    ink = ink[y : y + h, x : x + w]
+    # Below the floor: paper grain, JPEG noise -> exact 0, as MNIST's background. Above the
+    # ink's median level: the stroke's core -> 1 (MNIST's strokes are saturated too).
+    core = float(np.percentile(ink[ink > 0], 35))
+    floor = 0.4 * core
+    return np.clip((ink - floor) / max(core - floor, 1e-3), 0.0, 1.0).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class _Found:
+    darkness: np.ndarray  # relative to the paper, lines divided out, in [0, 1]
+    digit: np.ndarray  # bool mask of the digit's ink
+    box: tuple[int, int, int, int]  # x, y, w, h of the digit
+    floor: float  # the darkness below which nothing counts as ink
+
+
+def _find(gray: np.ndarray, window: int, min_contrast: float) -> _Found:
+    """One search for the digit, with the paper estimated in a window x window neighbourhood."""
+    import cv2
+
+    darkness = _flat_field(gray, window)
+    noise = _robust_sigma(darkness)
+    darkness = _without_lines(darkness, noise)
+    mask, floor = _ink_mask(darkness, noise, min_contrast / 255.0)
+    _, labels, stats, _ = cv2.connectedComponentsWithStats(_grouped(mask), connectivity=8)
+    chosen = _choose(_blobs(darkness, mask, labels, stats), darkness.shape)
+    digit = np.isin(labels, [b.label for b in chosen]) & mask
+    x0 = min(b.box[0] for b in chosen)
+    y0 = min(b.box[1] for b in chosen)
+    x1 = max(b.box[0] + b.box[2] for b in chosen)
+    y1 = max(b.box[1] + b.box[3] for b in chosen)
+    return _Found(darkness, digit, (x0, y0, x1 - x0, y1 - y0), floor)
+
+
+def stroke_width(mask: np.ndarray) -> float:
+    """Mean stroke width: ink area over half its outline (a stroke has two edges)."""
+    padded = np.pad(mask, 1)
+    inside = padded[:-2, 1:-1] & padded[2:, 1:-1] & padded[1:-1, :-2] & padded[1:-1, 2:]
+    outline = int((mask & ~inside).sum())
+    return 2.0 * float(mask.sum()) / outline if outline else 0.0
+
+
+def _work_size(gray: np.ndarray) -> np.ndarray:
+    import cv2
+
+    side = max(gray.shape)
+    if side <= WORK_SIDE:
+        return gray.astype(np.float32)
+    scale = WORK_SIDE / side
+    size = (max(1, round(gray.shape[1] * scale)), max(1, round(gray.shape[0] * scale)))
+    return cv2.resize(gray.astype(np.float32), size, interpolation=cv2.INTER_AREA)
+
+
+def _window(shape: tuple[int, ...], fraction: float) -> int:
+    """An odd window size, a fraction of the image's longer side."""
+    return max(3, 2 * round(fraction * max(shape) / 2) + 1)
+
+
+def _ink_is_dark(gray: np.ndarray) -> bool:
+    """Dark ink on light paper (a photo) or light on dark (a blackboard, MNIST itself)?
+
+    Paper is most of the frame, so a frame that is mostly light holds dark ink (the desk beside
+    a sheet or the corners of a page seen at an angle must not say otherwise). In a mostly dark
+    frame, the paper is what a local median sees (ink is the minority in any large window), and
+    the larger mass of strong deviations from it, darker or lighter, is the ink. On a small
+    copy: fast, and noise averages out.
+    """
+    import cv2
+
+    low, high = np.percentile(gray, [2, 98])
+    if np.median(gray) >= (low + high) / 2:
+        return True
+    scale = min(1.0, 160 / max(gray.shape))
+    size = (max(1, round(gray.shape[1] * scale)), max(1, round(gray.shape[0] * scale)))
+    small = cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
+    small = np.clip(small, 0, 255).astype(np.uint8)
+    paper = cv2.medianBlur(small, _window(small.shape, 0.1))
+    deviation = small.astype(np.float32) - paper
+    strong = np.abs(deviation) > max(3.0 * _robust_sigma(deviation), 8.0)
+    return float(-deviation[strong & (deviation < 0)].sum()) >= float(deviation[strong & (deviation > 0)].sum())
+
+
+def _flat_field(gray: np.ndarray, window: int) -> np.ndarray:
+    """Darkness relative to the paper around each pixel, in [0, 1]: lighting and shadows divided out."""
+    import cv2
+
+    smooth = cv2.GaussianBlur(gray, (3, 3), 0)
+    kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (window, window))
+    paper = cv2.morphologyEx(smooth, cv2.MORPH_CLOSE, kernel)
+    paper = cv2.blur(paper, (5, 5))
+    return np.clip(1.0 - smooth / np.maximum(paper, 8.0), 0.0, 1.0)
+
+
+def _without_lines(darkness: np.ndarray, noise: float) -> np.ndarray:
+    """Divide out long straight lines: ruled and squared paper, a margin, a sheet's or shadow's edge.
+
+    Ink crossing a line is darker than the line, and keeps its own darkness after the division.
+    """
+    import cv2
+
+    height, width = darkness.shape
+    candidates = (darkness > max(4.0 * noise, 0.04)).astype(np.uint8)
+    shortest = LONG_LINE * min(height, width)
+    segments = cv2.HoughLinesP(
+        candidates,
+        rho=1,
+        theta=math.pi / 360,
+        threshold=max(10, round(0.6 * shortest)),
+        minLineLength=shortest,
+        maxLineGap=max(2, round(0.01 * max(height, width))),
+    )
+    if segments is None:
+        return darkness
+    widen = cv2.dilate(darkness, np.ones((3, 3), np.uint8))  # the line's darkness, a pixel off or not
+    thickness = max(3, round(max(height, width) / 200))
+    found = []  # (darkness, angle, offset, start, end)
+    for x1, y1, x2, y2 in segments.reshape(-1, 4):
+        length = math.hypot(x2 - x1, y2 - y1)
+        angle = math.atan2(y2 - y1, x2 - x1) % math.pi
+        span = min(width / max(abs(math.cos(angle)), 1e-6), height / max(math.sin(angle), 1e-6))
+        if length < LONG_LINE * span:
+            continue
+        steps = np.linspace(0.0, 1.0, max(2, round(length)))
+        xs = np.clip(np.rint(x1 + (x2 - x1) * steps).astype(int), 0, width - 1)
+        ys = np.clip(np.rint(y1 + (y2 - y1) * steps).astype(int), 0, height - 1)
+        level = float(np.median(widen[ys, xs]))
+        # A line is thin: paper on both sides of it. The edge of a thick stroke has ink on one.
+        beside = thickness + 2
+        nx, ny = -math.sin(angle) * beside, math.cos(angle) * beside
+        sides = [
+            float(np.median(darkness[np.clip(ys + round(sy), 0, height - 1), np.clip(xs + round(sx), 0, width - 1)]))
+            for sx, sy in ((nx, ny), (-nx, -ny))
+        ]
+        if max(sides) > 0.5 * level:
+            continue
+        offset = x1 * math.sin(angle) - y1 * math.cos(angle)
+        found.append((level, angle, offset, (int(x1), int(y1)), (int(x2), int(y2))))
+    # A ruled or squared sheet has families of parallel lines; a lone straight line (a margin, an
+    # edge) is taken out only if it is fainter than the ink, or a 7's bar in a tight crop would go.
+    peak = float(cv2.blur(darkness, (3, 3)).max())
+    kept = []
+    for level, angle, offset, start, end in found:
+        family = sum(
+            1
+            for _, other, shift, _, _ in found
+            if abs(math.remainder(other - angle, math.pi)) < 0.07 and abs(shift - offset) > 2 * thickness
+        )
+        if family >= 2 or level < 0.6 * peak:
+            kept.append((level, start, end))
+    lines = np.zeros_like(darkness)
+    for level, start, end in sorted(kept):  # darkest last: where lines cross, the darker one counts
+        cv2.line(lines, start, end, level, thickness)
+    return np.clip(1.0 - (1.0 - darkness) / np.maximum(1.0 - lines, 0.05), 0.0, 1.0)
+
+
+def _ink_mask(darkness: np.ndarray, noise: float, min_contrast: float) -> tuple[np.ndarray, float]:
+    """Hysteresis: strokes that reach half the ink's level somewhere, followed down to a quarter."""
+    import cv2
+
+    floor = max(5.0 * noise, 0.05)
+    candidates = darkness > floor
+    if candidates.sum() < 4:
+        raise NoInkError("no digit found: the image is blank, or the ink has too little contrast with the paper")
+    level = float(np.percentile(darkness[candidates], 99))
+    if level < max(min_contrast, 3.0 * floor):
+        raise NoInkError("no digit found: the image is blank, or the ink has too little contrast with the paper")
+    low = (darkness > max(floor, 0.25 * level)).astype(np.uint8)
+    count, labels = cv2.connectedComponents(low, connectivity=8)
+    strong = np.zeros(count, bool)
+    strong[np.unique(labels[darkness > max(floor, 0.5 * level)])] = True
+    strong[0] = False
+    return strong[labels], max(floor, 0.25 * level)
+
+
+def _grouped(mask: np.ndarray) -> np.ndarray:
+    """Join strokes a pen lift or a removed line cut apart: a small closing before labelling."""
+    import cv2
+
+    size = _window(mask.shape, 0.012)
+    return cv2.dilate(mask.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size)))
+
+
+def _blobs(darkness: np.ndarray, mask: np.ndarray, labels: np.ndarray, stats: np.ndarray) -> list[Blob]:
+    """Describe each group of strokes. Solidity: a stroke of width s is s/2 from its edge at
+    most; a filled patch is as far from its edge, at its middle, as its mean width."""
+    import cv2
+
+    height, width = mask.shape
+    count = len(stats)
+    inside = labels[mask]
+    mass = np.bincount(inside, weights=darkness[mask], minlength=count)
+    area = np.bincount(inside, minlength=count)
+    eroded = cv2.erode(mask.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+    outline = np.bincount(labels[mask & ~eroded], minlength=count)
+    depth = np.zeros(count)
+    np.maximum.at(depth, inside, cv2.distanceTransform(mask.astype(np.uint8), cv2.DIST_L2, 3)[mask])
+    blobs = []
+    for i in range(1, count):
+        if mass[i] <= 0:
+            continue
+        x, y, w, h = (int(v) for v in stats[i, : cv2.CC_STAT_AREA])
+        border = x == 0 or y == 0 or x + w == width or y + h == height
+        mean_width = 2.0 * area[i] / max(outline[i], 1)
+        blobs.append(Blob((x, y, w, h), float(mass[i]), border, bool(depth[i] > 0.85 * mean_width), i))
+    return blobs
+
+
+def _choose(blobs: list[Blob], shape: tuple[int, int]) -> list[Blob]:
+    """The digit: the heaviest group of ink, favouring the middle and what stays clear of the edges."""
+    if not blobs:
+        raise NoInkError("no digit found: the image is blank, or the ink has too little contrast with the paper")
+    height, width = shape
+    inside = [b for b in blobs if not b.touches_border]
+    heaviest = max(b.mass for b in blobs)
+    # A tightly cropped digit touches the frame; clutter at the edge does not outweigh ink inside.
+    pool = inside if inside and max(b.mass for b in inside) >= 0.1 * heaviest else blobs
+
+    def score(blob: Blob) -> float:
+        x, y, w, h = blob.box
+        dx = (x + w / 2 - width / 2) / width
+        dy = (y + h / 2 - height / 2) / height
+        return blob.mass * (1.0 - 0.8 * math.hypot(dx, dy)) * (0.2 if blob.solid else 1.0)
+
+    best = max(pool, key=score)
+    x, y, w, h = best.box
+    reach = 0.3 * max(w, h)
+    chosen = [best]
+    for blob in pool:
+        if blob is best or blob.solid or blob.mass < 0.02 * best.mass:
+            continue
+        bx, by, bw, bh = blob.box
+        gap_x = max(bx - (x + w), x - (bx + bw), 0)
+        gap_y = max(by - (y + h), y - (by + bh), 0)
+        if max(gap_x, gap_y) <= reach and max(bw, bh) <= 1.2 * max(w, h):
+            chosen.append(blob)
+    if len(chosen) == 1 and best.mass < 1e-3:
+        raise NoInkError("no digit found: only specks")
+    return chosen
+
+
+def _robust_sigma(values: np.ndarray) -> float:
+    """Noise level from the median absolute deviation: the paper, not the ink, sets it."""
+    return 1.4826 * float(np.median(np.abs(values - np.median(values))))
