@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-AUGMENTATIONS = ("shapes", "photo")
+AUGMENTATIONS = ("shapes",)  # "photo" (what photo preprocessing leaves behind) is planned
 
 
 def augmenter(kind: str, seed: int) -> Callable:

@@ -24,9 +24,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--augment",
         nargs="?",
         const="shapes",
-        choices=("shapes", "photo"),
-        help="shapes: random shifts, rotations and zoom; photo: also the stroke widths, blur, gaps and specks "
-        "of digits cut out of photos (train/augment.py)",
+        choices=("shapes",),
+        help="shapes: random shifts, rotations and zoom (train/augment.py)",
     )
     p.add_argument("--dataset", choices=("mnist", "fashion"), default="mnist")
     p.add_argument(
