@@ -1,0 +1,306 @@
+"""Accuracy of a .tflite model on realistic digit photos, per condition, with the edge preprocessing.
+
+    python -m benchmarks.bench_photos --model artifacts/mnist_int8.tflite --data-dir ../shared/mnist \
+        [--per-condition 100] [--set DIR] [--out DIR] [--threads N]
+
+The photos come from benchmarks/photo_set.py (rendered from MNIST test digits into a temporary
+folder, or an already written set with --set). For each condition it measures:
+
+- accuracy with ``edge.preprocess.prepare_file``, the edge runner's own preprocessing (an
+  ImageError or NoDigitError counts as wrong, and is tallied as "no digit");
+- accuracy of a naive baseline: load, grey, resize the whole photo to 28x28, invert, classify;
+- the median and 90th percentile time of ``prepare_file`` per photo.
+
+Prints a markdown table and writes OUT/photos.json, OUT/photos.md and OUT/misread.png (misread
+photos next to the 28x28 input the model saw). No TensorFlow: runs in the edge environment.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks import photo_set
+
+ROOT = Path(__file__).resolve().parents[1]
+MISREAD_LIMIT = 40
+
+
+class BenchError(Exception):
+    """A problem with the arguments or inputs; the message is one line."""
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        prog="python -m benchmarks.bench_photos",
+        description="Per-condition accuracy of a .tflite model on realistic photos of MNIST test digits.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument("--model", type=Path, required=True, help=".tflite file")
+    p.add_argument(
+        "--data-dir",
+        type=Path,
+        default=Path(os.environ.get("MNIST_DATA_DIR", photo_set.DEFAULT_DATA_DIR)),
+        help="MNIST folder (the test digits the photos are rendered from)",
+    )
+    p.add_argument("--per-condition", type=int, default=100, help="photos per condition (when rendering)")
+    p.add_argument("--set", type=Path, default=None, help="reuse a set written by benchmarks.photo_set")
+    p.add_argument("--out", type=Path, default=ROOT / "bench-results" / "photos", help="where the reports go")
+    p.add_argument("--threads", type=int, default=None, help="interpreter threads")
+    p.add_argument("--seed", type=int, default=0, help="seed of the rendered set")
+    p.add_argument("--conditions", default=",".join(photo_set.CONDITIONS), help="comma-separated (when rendering)")
+    p.add_argument("--workers", type=int, default=None, help="processes that render the set (default: all cores)")
+    return p.parse_args(argv)
+
+
+def _progress(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _baseline_input(path: Path) -> np.ndarray | None:
+    """The naive way: the whole photo, grey, squashed to 28x28, inverted. None if it cannot be read."""
+    from PIL import Image
+
+    from edge.preprocess import ImageError, load_image
+
+    try:
+        image = load_image(path)
+    except ImageError:
+        return None
+    small = image.convert("L").resize((28, 28), Image.Resampling.BILINEAR)
+    return 255 - np.asarray(small, np.uint8)
+
+
+def measure(set_dir: Path, rows: list[dict], classifier) -> list[dict]:
+    """Prepare every photo (timed), classify it and its naive baseline; one result per photo."""
+    from edge.preprocess import ImageError, prepare_file
+
+    results, prepared, baseline = [], [], []
+    start = last = time.perf_counter()
+    for i, row in enumerate(rows):
+        path = set_dir / row["file"]
+        t0 = time.perf_counter()
+        try:
+            image, error = prepare_file(path), None
+        except ImageError as e:
+            image, error = None, str(e).splitlines()[0]
+        ms = (time.perf_counter() - t0) * 1000.0
+        results.append(dict(row, ms=ms, error=error))
+        prepared.append(image if image is not None else np.zeros((28, 28), np.uint8))
+        base = _baseline_input(path)
+        baseline.append(base if base is not None else np.zeros((28, 28), np.uint8))
+        now = time.perf_counter()
+        if now - last > 5.0:
+            last = now
+            _progress(f"  prepared {i + 1}/{len(rows)} photos ({now - start:.0f} s)")
+    probabilities = classifier.predict(np.stack(prepared)) if rows else np.zeros((0, 10))
+    base_probabilities = classifier.predict(np.stack(baseline)) if rows else np.zeros((0, 10))
+    for result, probs, base_probs, image in zip(results, probabilities, base_probabilities, prepared, strict=True):
+        answer = int(np.argmax(probs))
+        result["predicted"] = None if result["error"] else answer
+        result["confidence"] = None if result["error"] else float(probs[answer])
+        result["correct"] = result["error"] is None and answer == result["label"]
+        result["baseline"] = int(np.argmax(base_probs))
+        result["baseline_correct"] = result["baseline"] == result["label"]
+        result["_input"] = image if result["error"] is None else None
+    return results
+
+
+def _summary(results: list[dict]) -> dict:
+    n = len(results)
+    correct = sum(r["correct"] for r in results)
+    base = sum(r["baseline_correct"] for r in results)
+    times = np.array([r["ms"] for r in results]) if results else np.zeros(1)
+    return {
+        "photos": n,
+        "correct": correct,
+        "accuracy": correct / n if n else 0.0,
+        "no_digit": sum(r["error"] is not None for r in results),
+        "baseline_correct": base,
+        "baseline_accuracy": base / n if n else 0.0,
+        "median_ms": float(np.median(times)),
+        "p90_ms": float(np.percentile(times, 90)),
+    }
+
+
+def summarize(results: list[dict]) -> dict:
+    conditions = list(dict.fromkeys(r["condition"] for r in results))
+    per = {c: _summary([r for r in results if r["condition"] == c]) for c in conditions}
+    clean = [r for r in results if r["condition"] in photo_set.CLEAN_CONDITIONS]
+    worst = min(conditions, key=lambda c: per[c]["accuracy"]) if conditions else None
+    return {
+        "conditions": per,
+        "overall": _summary(results),
+        "clean": _summary(clean) if clean else None,
+        "worst": {"condition": worst, **per[worst]} if worst else None,
+    }
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.1f} %"
+
+
+def markdown(summary: dict, title: str) -> str:
+    lines = [
+        title,
+        "",
+        "| condition | photos | accuracy | no digit | baseline | median ms | p90 ms |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+
+    def row(name: str, s: dict) -> str:
+        return (
+            f"| {name} | {s['photos']} | {_pct(s['accuracy'])} | {s['no_digit']} | {_pct(s['baseline_accuracy'])} "
+            f"| {s['median_ms']:.1f} | {s['p90_ms']:.1f} |"
+        )
+
+    for name, s in summary["conditions"].items():
+        lines.append(row(name, s))
+    lines.append(row("**overall**", summary["overall"]))
+    if summary["clean"]:
+        lines.append(row("**clean** (" + ", ".join(photo_set.CLEAN_CONDITIONS) + ")", summary["clean"]))
+    if summary["worst"]:
+        lines.append(row(f"**worst**: {summary['worst']['condition']}", summary["worst"]))
+    return "\n".join(lines) + "\n"
+
+
+def misread_sheet(set_dir: Path, results: list[dict], out: Path, limit: int = MISREAD_LIMIT) -> int:
+    """Up to ``limit`` misread photos, taken in turn from each condition: the photo, the model's input."""
+    from PIL import Image, ImageDraw
+
+    from edge.preprocess import ImageError, load_image
+
+    wrong: dict[str, list[dict]] = {}
+    for r in results:
+        if not r["correct"]:
+            wrong.setdefault(r["condition"], []).append(r)
+    chosen: list[dict] = []
+    while len(chosen) < limit and any(wrong.values()):
+        for queue in wrong.values():
+            if queue and len(chosen) < limit:
+                chosen.append(queue.pop(0))
+    columns, photo_w, photo_h, field, caption = 4, 200, 150, 112, 30
+    tile_w, tile_h = photo_w + field + 12, photo_h + caption + 8
+    rows = max(1, (len(chosen) + columns - 1) // columns)
+    sheet = Image.new("RGB", (columns * tile_w, rows * tile_h), "white")
+    draw = ImageDraw.Draw(sheet)
+    if not chosen:
+        draw.text((10, 10), "no misread photos", fill="black")
+    for i, r in enumerate(chosen):
+        x, y = (i % columns) * tile_w, (i // columns) * tile_h
+        try:
+            thumb = photo_set.thumbnail(load_image(set_dir / r["file"]), (photo_w, photo_h))
+            sheet.paste(thumb, (x + (photo_w - thumb.width) // 2, y + (photo_h - thumb.height) // 2))
+        except ImageError:
+            draw.text((x + 4, y + 4), "unreadable", fill="red")
+        if r.get("_input") is not None:
+            model_view = Image.fromarray(r["_input"]).resize((field, field), Image.Resampling.NEAREST)
+            sheet.paste(model_view.convert("RGB"), (x + photo_w + 6, y + (photo_h - field) // 2))
+        else:
+            draw.rectangle([x + photo_w + 6, y + 19, x + photo_w + 6 + field, y + 19 + field], outline="red")
+            draw.text((x + photo_w + 30, y + 70), "no digit", fill="red")
+        answer = "no digit" if r["error"] else f"read {r['predicted']} ({100 * r['confidence']:.0f} %)"
+        draw.text((x + 2, y + photo_h + 2), f"{r['condition']}: {Path(r['file']).name}", fill="black")
+        draw.text((x + 2, y + photo_h + 15), f"truth {r['label']}, {answer}", fill="red")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    sheet.save(out)
+    return len(chosen)
+
+
+def run(args: argparse.Namespace) -> dict:
+    from edge.runtime import Classifier, RuntimeProblem
+
+    if not args.model.exists():
+        raise BenchError(f"{args.model}: model file not found; give the .tflite file mnist-convert wrote")
+    try:
+        classifier = Classifier(args.model, threads=args.threads)
+    except RuntimeProblem as e:
+        raise BenchError(str(e)) from None
+    started = time.perf_counter()
+    render_s = None
+    with tempfile.TemporaryDirectory(prefix="photo-set-") as temp:
+        if args.set is not None:
+            set_dir = args.set
+            if not (set_dir / "labels.csv").is_file():
+                raise BenchError(f"{set_dir}: no labels.csv; write a set with python -m benchmarks.photo_set OUT")
+            rows = photo_set.read_set(set_dir)
+        else:
+            from edge.mnist_data import DataError, load_split
+
+            if args.per_condition < 1:
+                raise BenchError("--per-condition must be at least 1")
+            conditions = tuple(c.strip() for c in args.conditions.split(",") if c.strip())
+            try:
+                test = load_split(args.data_dir, "test")
+            except DataError as e:
+                raise BenchError(str(e)) from None
+            set_dir = Path(temp) / "set"
+            _progress(f"rendering {args.per_condition} photos x {len(conditions)} conditions ...")
+            t0 = time.perf_counter()
+            try:
+                rows = photo_set.write_set(
+                    set_dir,
+                    test.images,
+                    test.labels,
+                    args.per_condition,
+                    args.seed,
+                    conditions,
+                    args.workers,
+                    progress=True,
+                )
+            except ValueError as e:
+                raise BenchError(str(e)) from None
+            render_s = time.perf_counter() - t0
+            _progress(f"rendered {len(rows)} photos in {render_s:.1f} s")
+        t0 = time.perf_counter()
+        results = measure(set_dir, rows, classifier)
+        measure_s = time.perf_counter() - t0
+        summary = summarize(results)
+        args.out.mkdir(parents=True, exist_ok=True)
+        shown = misread_sheet(set_dir, results, args.out / "misread.png")
+    source = f"set {args.set}" if args.set else f"seed {args.seed}"
+    title = f"Photos: {args.model.name}, {len(results)} photos ({source})"
+    table = markdown(summary, title)
+    report = {
+        "model": str(args.model),
+        "set": str(args.set) if args.set else None,
+        "seed": None if args.set else args.seed,
+        "per_condition": None if args.set else args.per_condition,
+        "threads": args.threads,
+        **summary,
+        "timing": {"render_s": render_s, "measure_s": measure_s, "total_s": time.perf_counter() - started},
+        "machine": {"python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count()},
+        "misread_shown": shown,
+        "results": [{k: v for k, v in r.items() if not k.startswith("_")} for r in results],
+    }
+    (args.out / "photos.json").write_text(json.dumps(report, indent=1) + "\n")
+    (args.out / "photos.md").write_text(table)
+    print(table)
+    print(
+        f"prepare + classify: {measure_s:.1f} s"
+        + (f"; rendering: {render_s:.1f} s" if render_s is not None else "")
+        + f"; wrote {args.out / 'photos.json'}, {args.out / 'photos.md'}, {args.out / 'misread.png'}"
+    )
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        run(args)
+    except BenchError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,156 @@
+"""The realistic photo set (benchmarks/photo_set.py): deterministic, readable files, a complete labels.csv.
+
+numpy, Pillow, OpenCV and edge/ only: this also runs in the TensorFlow-free edge environment.
+Accuracy on the set is measured by benchmarks/bench_photos.py, not asserted here.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import numpy as np
+import pytest
+from PIL import Image, ImageOps
+
+from benchmarks import photo_set
+from edge.preprocess import load_image
+
+PER_CONDITION = 6
+SEED = 1234
+
+
+def _rng(condition: str, i: int) -> np.random.Generator:
+    return np.random.default_rng([SEED, photo_set.CONDITIONS.index(condition), i])
+
+
+@pytest.fixture(scope="module")
+def digits(mnist_test) -> tuple[np.ndarray, np.ndarray]:
+    """A few test digits (never training ones), the same for every condition."""
+    index = np.random.default_rng(SEED).choice(len(mnist_test.images), PER_CONDITION, replace=False)
+    return mnist_test.images[index], mnist_test.labels[index]
+
+
+@pytest.fixture(scope="module")
+def rendered(digits) -> dict[str, list[tuple[bytes, str]]]:
+    images, _ = digits
+    return {
+        condition: [photo_set.render(condition, images[i], _rng(condition, i)) for i in range(PER_CONDITION)]
+        for condition in photo_set.CONDITIONS
+    }
+
+
+def test_conditions_are_the_documented_ones():
+    for condition in ("ink", "paint", "transparent", "exif", "ruled", "squared", "pencil", "shadow", "desk"):
+        assert condition in photo_set.CONDITIONS
+    for condition in ("perspective", "colour_pen", "webcam", "marker"):
+        assert condition in photo_set.CONDITIONS
+    assert len(set(photo_set.CONDITIONS)) == len(photo_set.CONDITIONS)
+    assert set(photo_set.CLEAN_CONDITIONS) <= set(photo_set.CONDITIONS)
+
+
+@pytest.mark.parametrize("condition", photo_set.CONDITIONS)
+def test_rendering_is_deterministic(condition, digits, rendered):
+    images, _ = digits
+    for i in (0, PER_CONDITION - 1):
+        assert photo_set.render(condition, images[i], _rng(condition, i)) == rendered[condition][i]
+    other = photo_set.render(condition, images[0], np.random.default_rng([SEED + 1, 0]))
+    assert other[0] != rendered[condition][0][0]
+
+
+def _allowed_sizes(condition: str) -> set[tuple[int, int]]:
+    """Upright sizes, and the reduced sizes load_image decodes big JPEGs at (DCT scaling by 2, 4, 8)."""
+    return {(w // k, h // k) for w, h in photo_set.FRAME_SIZES[condition] for k in (1, 2, 4, 8)} | {
+        (-(-w // k), -(-h // k)) for w, h in photo_set.FRAME_SIZES[condition] for k in (2, 4, 8)
+    }
+
+
+@pytest.mark.parametrize("condition", photo_set.CONDITIONS)
+def test_every_file_decodes_at_the_expected_size(condition, rendered, tmp_path):
+    for i, (data, suffix) in enumerate(rendered[condition]):
+        path = tmp_path / f"{condition}_{i}{suffix}"
+        path.write_bytes(data)
+        raw = Image.open(io.BytesIO(data))
+        assert raw.format == {".jpg": "JPEG", ".png": "PNG"}[suffix]
+        image = load_image(path)
+        assert image.size in _allowed_sizes(condition), f"{path.name}: {image.size}"
+        if condition in ("paint", "transparent"):
+            assert suffix == ".png" and raw.size in photo_set.CANVAS_SIZES
+        elif condition == "webcam":
+            assert suffix == ".jpg" and raw.size in photo_set.WEBCAM_SIZES
+        else:
+            assert suffix == ".jpg" and image.mode == "RGB"
+            assert raw.size in photo_set.PHOTO_SIZES or raw.size[::-1] in photo_set.PHOTO_SIZES
+        if condition == "transparent":
+            alpha = np.asarray(raw.convert("RGBA"))[..., 3]
+            assert alpha.min() == 0 and alpha.max() == 255 and (alpha == 0).mean() > 0.5
+        if condition == "paint":
+            rgb = np.asarray(raw.convert("RGB"))
+            assert (rgb == 255).all(axis=2).mean() > 0.5  # pure white canvas, no noise
+
+
+def test_exif_photos_are_stored_turned(rendered):
+    orientations = set()
+    for data, _ in rendered["exif"]:
+        raw = Image.open(io.BytesIO(data))
+        orientation = raw.getexif().get(0x0112)
+        assert orientation in (3, 6, 8)
+        orientations.add(orientation)
+        raw.load()
+        upright = ImageOps.exif_transpose(raw)
+        expected = raw.size[::-1] if orientation in (6, 8) else raw.size
+        assert upright.size == expected
+        if orientation in (6, 8):
+            assert upright.height > upright.width  # held upright: a portrait photo stored sideways
+    assert len(orientations) >= 2
+
+
+def test_render_refuses_unknown_conditions_and_shapes(digits):
+    images, _ = digits
+    with pytest.raises(ValueError, match="unknown condition"):
+        photo_set.render("fog", images[0], np.random.default_rng(0))
+    with pytest.raises(ValueError, match="28x28"):
+        photo_set.render("ink", np.zeros((14, 14), np.uint8), np.random.default_rng(0))
+
+
+def test_write_set_lists_every_file_with_its_condition(mnist_test, tmp_path):
+    images, labels = mnist_test.images[:300], mnist_test.labels[:300]
+    out = tmp_path / "set"
+    rows = photo_set.write_set(out, images, labels, per_condition=2, seed=3, workers=1)
+    with open(out / "labels.csv", newline="") as f:
+        listed = list(csv.DictReader(f))
+    assert list(listed[0]) == ["file", "condition", "label", "mnist_index"]
+    assert len(listed) == len(rows) == 2 * len(photo_set.CONDITIONS)
+    on_disk = {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file() and p.name != "labels.csv"}
+    assert on_disk == {r["file"] for r in listed}
+    for row, returned in zip(listed, rows, strict=True):
+        condition, name = row["file"].split("/")
+        assert condition == row["condition"] == returned["condition"]
+        assert row["file"] == returned["file"]
+        index, label = int(row["mnist_index"]), int(row["label"])
+        assert label == labels[index] == returned["label"]
+        assert name.split(".")[0].endswith(f"_label{label}")
+        assert load_image(out / row["file"]).size[0] > 0
+    assert {r["condition"] for r in listed} == set(photo_set.CONDITIONS)
+    # Different digits per condition.
+    assert len({r["mnist_index"] for r in listed}) == len(listed)
+    assert not list(tmp_path.glob(".set.*"))  # no temporary folder left behind
+
+
+def test_write_set_is_the_same_in_parallel_and_replaces_a_set(mnist_test, tmp_path):
+    images, labels = mnist_test.images[:100], mnist_test.labels[:100]
+    conditions = ("ink", "transparent", "webcam")
+    serial = photo_set.write_set(tmp_path / "a", images, labels, 3, seed=5, conditions=conditions, workers=1)
+    parallel = photo_set.write_set(tmp_path / "b", images, labels, 3, seed=5, conditions=conditions, workers=2)
+    assert serial == parallel
+    for row in serial:
+        assert (tmp_path / "a" / row["file"]).read_bytes() == (tmp_path / "b" / row["file"]).read_bytes()
+    again = photo_set.write_set(tmp_path / "a", images, labels, 1, seed=5, conditions=("ink",), workers=1)
+    assert {p.name for p in (tmp_path / "a").iterdir()} == {"ink", "labels.csv"}
+    assert len(again) == 1
+
+
+def test_usable_digits_are_most_of_them(mnist_test):
+    images = mnist_test.images[:200]
+    assert sum(photo_set.usable(d) for d in images) >= 190
+    assert not photo_set.usable(np.zeros((28, 28), np.uint8))
