@@ -14,19 +14,20 @@ Prints a table and writes micro.json and micro.png (flash against RAM, with the 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from benchmarks.bench import write_atomic
 from convert import micro
 from convert.micro import MicroError, parse_samples
+from edge.files import atomic_path, write_json
 from edge.mnist_data import DataError
+from edge.model_info import model_info
 from edge.runtime import RuntimeProblem
+from train.defaults import ARTIFACTS
 
-DEFAULT_MODELS = [Path("artifacts") / "mnist_int8.tflite"]
+DEFAULT_MODELS = [ARTIFACTS / "mnist_int8.tflite"]
 KIB = 1024
 
 
@@ -37,10 +38,21 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "checked against LiteRT. Writes micro.json and micro.png.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    p.add_argument("models", nargs="*", type=Path, default=DEFAULT_MODELS, metavar="MODEL.tflite",
-                   help="full-integer models written by mnist-convert --quantize int8")
-    p.add_argument("--samples", type=parse_samples, default=None, metavar="N|all",
-                   help="test images to run through TFLM, drawn at random [default: all]")
+    p.add_argument(
+        "models",
+        nargs="*",
+        type=Path,
+        default=DEFAULT_MODELS,
+        metavar="MODEL.tflite",
+        help="full-integer models written by mnist-convert --quantize int8",
+    )
+    p.add_argument(
+        "--samples",
+        type=parse_samples,
+        default=None,
+        metavar="N|all",
+        help="test images to run through TFLM, drawn at random [default: all]",
+    )
     p.add_argument("--data-dir", help="MNIST files (default: $MNIST_DATA_DIR, the user cache, else download)")
     p.add_argument("--flash-budget", type=float, default=64, metavar="KiB", help="flash the model may take")
     p.add_argument("--ram-budget", type=float, default=32, metavar="KiB", help="RAM the tensor arena may take")
@@ -50,24 +62,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def label(model: Path) -> str:
-    """'tiny' for a file in the output folder of mnist-train --model tiny, else the file's path."""
-    try:
-        metrics = json.loads((model.parent / "metrics.json").read_text())
-        return f"{metrics['model']} ({model.name})"
-    except (OSError, ValueError, KeyError, TypeError):
-        return str(model)
+    """'tiny (mnist_int8.tflite)' for a file in the output folder of mnist-train --model tiny, else the file's path."""
+    architecture = model_info(model).architecture
+    return f"{architecture} ({model.name})" if architecture else str(model)
 
 
 def dataset_of(models: list[Path]) -> str:
-    """The dataset that mnist-convert recorded beside the first model, else mnist."""
-    try:
-        return str(json.loads((models[0].parent / "manifest.json").read_text())["dataset"])
-    except (OSError, ValueError, KeyError, TypeError, IndexError):
-        return "mnist"
+    """The dataset recorded beside the first model, else mnist."""
+    return (model_info(models[0]).dataset if models else None) or "mnist"
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    from train.data import load_dataset  # noqa: PLC0415
+    from train.data import load_dataset
 
     micro.runtime_module()  # before the data is loaded: a missing package is the first thing to say
     missing = [str(m) for m in args.models if not m.is_file()]
@@ -80,7 +86,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         report = micro.micro_report(model, test.images, test.labels, args.samples, progress=args.progress)
         report["label"] = label(model)
         report["path"] = str(model)
-        report["fits"] = report["flash_bytes"] <= args.flash_budget * KIB and report["arena_bytes"] <= args.ram_budget * KIB
+        report["fits"] = (
+            report["flash_bytes"] <= args.flash_budget * KIB and report["arena_bytes"] <= args.ram_budget * KIB
+        )
         rows.append(report)
     return {
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -93,34 +101,45 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 def plot(results: dict[str, Any], path: Path) -> None:
     """Flash against RAM, one point per model, the budget as a shaded box: inside it fits."""
-    import matplotlib  # noqa: PLC0415
+    import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt  # noqa: PLC0415
+    import matplotlib.pyplot as plt
 
     budget = results["budget"]
     fig, ax = plt.subplots(figsize=(7, 4.5), constrained_layout=True)
-    ax.add_patch(plt.Rectangle((0, 0), budget["flash_bytes"] / KIB, budget["ram_bytes"] / KIB, color="tab:green",
-                               alpha=0.12, label=f"budget: {budget['flash_bytes'] // KIB} KiB flash, "
-                               f"{budget['ram_bytes'] // KIB} KiB RAM"))
+    ax.add_patch(
+        plt.Rectangle(
+            (0, 0),
+            budget["flash_bytes"] / KIB,
+            budget["ram_bytes"] / KIB,
+            color="tab:green",
+            alpha=0.12,
+            label=f"budget: {budget['flash_bytes'] // KIB} KiB flash, {budget['ram_bytes'] // KIB} KiB RAM",
+        )
+    )
     for r in results["rows"]:
         x, y = r["flash_bytes"] / KIB, r["arena_bytes"] / KIB
         ax.plot(x, y, "o", color="tab:green" if r["fits"] else "tab:red")
-        ax.annotate(f"{r['label']}\n{100 * r['accuracy']:.2f} %", (x, y), xytext=(6, 4), textcoords="offset points",
-                    fontsize=8)
+        ax.annotate(
+            f"{r['label']}\n{100 * r['accuracy']:.2f} %", (x, y), xytext=(6, 4), textcoords="offset points", fontsize=8
+        )
     ax.set_xscale("log")
-    ax.set_xlim(left=min([8.0] + [r["flash_bytes"] / KIB / 2 for r in results["rows"]]),
-                right=max([budget["flash_bytes"] / KIB * 2] + [r["flash_bytes"] / KIB * 3 for r in results["rows"]]))
+    ax.set_xlim(
+        left=min([8.0] + [r["flash_bytes"] / KIB / 2 for r in results["rows"]]),
+        right=max([budget["flash_bytes"] / KIB * 2] + [r["flash_bytes"] / KIB * 3 for r in results["rows"]]),
+    )
     ax.set_ylim(0, max([budget["ram_bytes"] / KIB * 1.5] + [r["arena_bytes"] / KIB * 1.25 for r in results["rows"]]))
     ax.set_xlabel("flash: model bytes (KiB, log scale)")
     ax.set_ylabel("RAM: TFLM tensor arena (KiB)")
     ax.set_title(f"int8 models in TensorFlow Lite Micro ({results['dataset']}, TFLM accuracy)")
     ax.grid(alpha=0.3)
     ax.legend(loc="upper left", fontsize=8)
-    tmp = path.with_name(f".tmp-{path.name}")
-    fig.savefig(tmp, dpi=110, format="png")
-    plt.close(fig)
-    tmp.replace(path)
+    try:
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=110, format="png")
+    finally:
+        plt.close(fig)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -129,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
         results = run(args)
         args.out.mkdir(parents=True, exist_ok=True)
         plot(results, args.out / "micro.png")
-        write_atomic(args.out / "micro.json", json.dumps(results, indent=2) + "\n")
+        write_json(args.out / "micro.json", results)
     except (MicroError, DataError, RuntimeProblem) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

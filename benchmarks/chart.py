@@ -5,11 +5,11 @@ The user's trade-off at a glance: up is more accurate, left is faster (or smalle
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 from benchmarks.report import RUNTIME_NAMES, median, ok
+from edge.files import atomic_path
 
 STYLE = {  # runtime -> (colour, marker)
     "keras": ("tab:gray", "s"),
@@ -21,8 +21,22 @@ STYLE = {  # runtime -> (colour, marker)
 
 SHORT = {"keras": "TF", "ai_edge_litert": "LiteRT", "tflite_runtime": "tflite-rt", "onnxruntime": "ORT"}
 # Where a label may go, in pixels from its point, tried in order: right, left, then above and below.
-OFFSETS = [(7, 0), (-7, 0), (7, 11), (7, -11), (-7, 11), (-7, -11), (0, 16), (0, -16),
-           (7, 22), (7, -22), (-7, 22), (-7, -22), (0, 30), (0, -30)]
+OFFSETS = [
+    (7, 0),
+    (-7, 0),
+    (7, 11),
+    (7, -11),
+    (-7, 11),
+    (-7, -11),
+    (0, 16),
+    (0, -16),
+    (7, 22),
+    (7, -22),
+    (-7, 22),
+    (-7, -22),
+    (0, 30),
+    (0, -30),
+]
 
 
 def _clusters(ax: Any, points: list[tuple[float, float, str, str]], reach: float = 9.0) -> list[list[tuple]]:
@@ -70,34 +84,46 @@ def _place_labels(ax: Any, points: list[tuple[float, float, str, str]]) -> None:
         text, colour = _cluster_text(group)
         x, y = group[0][0], group[0][1]
         for dx, dy in OFFSETS:
-            note = ax.annotate(text, (x, y), xytext=(dx, dy), textcoords="offset pixels", fontsize=8, color=colour,
-                               va="center", ha="left" if dx > 0 else "right" if dx < 0 else "center")
+            note = ax.annotate(
+                text,
+                (x, y),
+                xytext=(dx, dy),
+                textcoords="offset pixels",
+                fontsize=8,
+                color=colour,
+                va="center",
+                ha="left" if dx > 0 else "right" if dx < 0 else "center",
+            )
             box = note.get_window_extent(renderer)
             inside = frame.x0 <= box.x0 and box.x1 <= frame.x1 and frame.y0 <= box.y0 and box.y1 <= frame.y1
             if inside and not any(box.x0 < b[2] and b[0] < box.x1 and box.y0 < b[3] and b[1] < box.y1 for b in taken):
                 break
             note.remove()
         else:  # nowhere free: keep the first choice, readable if crowded
-            note = ax.annotate(text, (x, y), xytext=OFFSETS[0], textcoords="offset pixels", fontsize=8,
-                               color=colour, va="center")
+            note = ax.annotate(
+                text, (x, y), xytext=OFFSETS[0], textcoords="offset pixels", fontsize=8, color=colour, va="center"
+            )
             box = note.get_window_extent(renderer)
         taken.append((box.x0, box.y0, box.x1, box.y1))
 
 
 def plot(results: dict[str, Any], path: Path) -> list[dict[str, str]]:
     """Write the PNG at ``path`` (atomically); returns the points drawn, one per runtime and variant."""
-    import matplotlib  # noqa: PLC0415
+    import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt  # noqa: PLC0415
-    from matplotlib.ticker import FuncFormatter  # noqa: PLC0415
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter
 
     one = results["settings"]["threads"][0]
     rows = [r for r in results["rows"] if ok(r)]
     fig, (left, right) = plt.subplots(1, 2, figsize=(13, 5.5), dpi=100, sharey=True)
     panels = (
-        (left, lambda r: median(r, one, "end_to_end"),
-         f"end-to-end latency per image, µs ({one} thread, median; log scale)"),
+        (
+            left,
+            lambda r: median(r, one, "end_to_end"),
+            f"end-to-end latency per image, µs ({one} thread, median; log scale)",
+        ),
         (right, lambda r: r["bytes"] / 1024, "file size, KiB (log scale)"),
     )
     drawn: dict[tuple[str, str], int] = {}
@@ -108,8 +134,17 @@ def plot(results: dict[str, Any], path: Path) -> list[dict[str, str]]:
             if not mine:
                 continue
             name = RUNTIME_NAMES[runtime]
-            ax.scatter([x_of(r) for r in mine], [100 * r["accuracy"] for r in mine], s=60, c=colour, marker=marker,
-                       label=name, edgecolors="black", linewidths=0.5, zorder=3)
+            ax.scatter(
+                [x_of(r) for r in mine],
+                [100 * r["accuracy"] for r in mine],
+                s=60,
+                c=colour,
+                marker=marker,
+                label=name,
+                edgecolors="black",
+                linewidths=0.5,
+                zorder=3,
+            )
             points += [(x_of(r), 100 * r["accuracy"], r["variant"], runtime) for r in mine]
             for r in mine:
                 drawn[(runtime, r["variant"])] = drawn.get((runtime, r["variant"]), 0) + 1
@@ -135,11 +170,9 @@ def plot(results: dict[str, Any], path: Path) -> list[dict[str, str]]:
         fontsize=12,
     )
     fig.tight_layout()
-    partial = path.with_name(f".{path.name}.{os.getpid()}.tmp.png")
     try:
-        fig.savefig(partial)
-        os.replace(partial, path)
+        with atomic_path(path) as partial:
+            fig.savefig(partial)
     finally:
         plt.close(fig)
-        partial.unlink(missing_ok=True)
     return [{"runtime": runtime, "variant": variant, "panels": panels} for (runtime, variant), panels in drawn.items()]

@@ -55,7 +55,7 @@ class OnnxEngine:
 
     def __init__(self, path: Path, threads: int):
         try:
-            import onnxruntime as ort  # noqa: PLC0415
+            import onnxruntime as ort
         except ImportError:
             raise RuntimeProblem("onnxruntime is not installed: pip install -e '.[bench]'") from None
         options = ort.SessionOptions()
@@ -90,12 +90,12 @@ class KerasEngine:
     runtime = "keras"
 
     def __init__(self, path: Path, threads: int):
-        from train.tf_quiet import native_stderr_silenced, quiet_tensorflow  # noqa: PLC0415
+        from train.tf_quiet import native_stderr_silenced, quiet_tensorflow
 
         quiet_tensorflow()
         with native_stderr_silenced():
-            import keras  # noqa: PLC0415
-            import tensorflow as tf  # noqa: PLC0415
+            import keras
+            import tensorflow as tf
 
             tf.config.threading.set_intra_op_parallelism_threads(threads)
             tf.config.threading.set_inter_op_parallelism_threads(1 if threads == 1 else 0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.metadata
 import os
 import platform
@@ -49,10 +50,8 @@ def describe() -> dict[str, Any]:
         except importlib.metadata.PackageNotFoundError:
             versions[key] = None
     memory = None
-    try:
+    with contextlib.suppress(ValueError, OSError, AttributeError):
         memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError, AttributeError):
-        pass
     return {
         "cpu": cpu_model(),
         "cores": usable_cores(),

@@ -13,7 +13,6 @@ same images (the balanced draw of training images recorded in manifest.json).
 from __future__ import annotations
 
 import importlib.metadata
-import os
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -21,8 +20,11 @@ from typing import Any
 import numpy as np
 
 from convert.calibration import DEFAULT_SAMPLES, balanced_indices
-from edge.mnist_data import Split
+from edge.files import atomic_path
+from edge.mnist_data import Split, load_split
+from edge.model_info import Calibration, Manifest
 from edge.preprocess import normalize
+from train.defaults import SEED as DEFAULT_SEED
 from train.tf_quiet import native_stderr_silenced
 
 OPSET = 17  # QDQ per-channel needs >= 13; 17 is what current ONNX Runtime builds optimize best
@@ -52,31 +54,32 @@ def check_installed() -> None:
 
 def export_float(keras_path: Path, out_path: Path, verbose: bool = False) -> None:
     """model.keras -> a float32 .onnx file, written atomically."""
-    import keras  # noqa: PLC0415
+    import keras
 
     with native_stderr_silenced(not verbose):
         model = keras.saving.load_model(keras_path, compile=False)
         model(np.zeros((1, 28, 28, 1), np.float32))  # Keras' exporter refuses a model that was never called
-        tmp = out_path.with_name(f".{out_path.name}.{os.getpid()}.tmp")
         try:
-            model.export(str(tmp), format="onnx", opset_version=OPSET, verbose=verbose)
-            os.replace(tmp, out_path)
+            with atomic_path(out_path) as tmp:
+                model.export(str(tmp), format="onnx", opset_version=OPSET, verbose=verbose)
         except Exception as e:  # tf2onnx raises many types; one line is what the user needs
-            raise PeerError(f"{keras_path}: the ONNX export failed ({' '.join(str(e).split())[:200]}); {INSTALL_ADVICE}") from None
-        finally:
-            tmp.unlink(missing_ok=True)
+            raise PeerError(
+                f"{keras_path}: the ONNX export failed ({' '.join(str(e).split())[:200]}); {INSTALL_ADVICE}"
+            ) from None
 
 
-def calibration_images(manifest: dict[str, Any], train: Split) -> tuple[np.ndarray, dict[str, Any]]:
+def calibration_images(manifest: Manifest, train: Split) -> tuple[np.ndarray, dict[str, Any]]:
     """The training images the converter calibrated the TFLite int8 models on, and how they were chosen."""
-    recorded = manifest.get("calibration") or {}
-    if recorded.get("source") == "training images":
-        samples, seed, note = int(recorded["samples"]), int(recorded.get("seed", 0)), "the converter's, from manifest.json"
+    recorded = manifest.calibration or Calibration()
+    # "training images, balanced over classes": MNIST's training set, a draw we can repeat here.
+    if (recorded.source or "").startswith("training images") and recorded.samples:
+        samples, seed = recorded.samples, recorded.seed if recorded.seed is not None else DEFAULT_SEED
+        note = "the converter's, from manifest.json"
     else:
-        samples, seed = DEFAULT_SAMPLES, 0
+        samples, seed = DEFAULT_SAMPLES, DEFAULT_SEED
         note = (
             "the converter's default draw (manifest.json records "
-            f"{recorded.get('source', 'no calibration')!r}, which cannot be repeated here)"
+            f"{recorded.source or 'no calibration'!r}, which cannot be repeated here)"
         )
     picked = balanced_indices(train.labels, samples, seed=seed)
     return train.images[picked], {"source": "training images", "samples": len(picked), "seed": seed, "same_as": note}
@@ -84,7 +87,7 @@ def calibration_images(manifest: dict[str, Any], train: Split) -> tuple[np.ndarr
 
 def _reader(input_name: str, images: np.ndarray) -> Any:
     """ONNX Runtime's CalibrationDataReader: one normalized image per step, as the TFLite converter sees them."""
-    from onnxruntime.quantization import CalibrationDataReader  # noqa: PLC0415
+    from onnxruntime.quantization import CalibrationDataReader
 
     class Reader(CalibrationDataReader):
         def __init__(self) -> None:
@@ -99,9 +102,9 @@ def _reader(input_name: str, images: np.ndarray) -> Any:
 
 def quantize_int8(float_path: Path, out_path: Path, images: np.ndarray) -> None:
     """Static int8 (QDQ, per-channel, min/max calibration on ``images``), written atomically."""
-    import onnxruntime as ort  # noqa: PLC0415
-    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static  # noqa: PLC0415
-    from onnxruntime.quantization.shape_inference import quant_pre_process  # noqa: PLC0415
+    import onnxruntime as ort
+    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization.shape_inference import quant_pre_process
 
     input_name = ort.InferenceSession(str(float_path), providers=["CPUExecutionProvider"]).get_inputs()[0].name
     with tempfile.TemporaryDirectory(prefix="mnist-bench-", dir=out_path.parent) as tmp:
@@ -109,22 +112,22 @@ def quantize_int8(float_path: Path, out_path: Path, images: np.ndarray) -> None:
         # ORT's recommended step before quantizing: shape inference and graph clean-up. ONNX's
         # own shape inference is enough for these models (the symbolic one would need sympy).
         quant_pre_process(str(float_path), str(prepared), skip_symbolic_shape=True)
-        quantized = Path(tmp) / out_path.name
-        quantize_static(
-            prepared,
-            quantized,
-            _reader(input_name, images),
-            quant_format=QuantFormat.QDQ,
-            per_channel=True,
-            activation_type=QuantType.QInt8,
-            weight_type=QuantType.QInt8,
-            calibrate_method=CalibrationMethod.MinMax,
-        )
-        os.replace(quantized, out_path)
+        with atomic_path(out_path) as quantized:
+            quantize_static(
+                prepared,
+                quantized,
+                _reader(input_name, images),
+                quant_format=QuantFormat.QDQ,
+                per_channel=True,
+                activation_type=QuantType.QInt8,
+                weight_type=QuantType.QInt8,
+                calibrate_method=CalibrationMethod.MinMax,
+            )
 
 
-def make_peer(keras_path: Path, out_dir: Path, dataset: str, manifest: dict[str, Any], train: Split,
-              verbose: bool = False) -> dict[str, Any]:
+def make_peer(
+    keras_path: Path, out_dir: Path, dataset: str, manifest: Manifest, train: Split, verbose: bool = False
+) -> dict[str, Any]:
     """Write ``<dataset>_float32.onnx`` and ``<dataset>_int8.onnx`` to ``out_dir``; returns how they were made."""
     check_installed()
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -139,8 +142,21 @@ def make_peer(keras_path: Path, out_dir: Path, dataset: str, manifest: dict[str,
     return {
         "files": {"float32": float_path, "int8": int8_path},
         "export": f"keras Model.export(format='onnx', opset_version={OPSET}) (tf2onnx from_function)",
-        "quantization": "onnxruntime.quantization.quantize_static: QDQ, per-channel int8 weights, int8 activations, MinMax",
+        "quantization": "onnxruntime.quantization.quantize_static: QDQ, per-channel int8 weights, int8 activations, "
+        "MinMax",
         "calibration": calibration,
         "opset": OPSET,
         **{f"{name}_version": v for name, v in versions().items()},
     }
+
+
+def make_onnx(
+    artifacts: Path, folder: Path, dataset: str, manifest: Manifest, data: Path, verbose: bool, progress: Any
+) -> dict[str, Any]:
+    """The ONNX Runtime peer's two files, made from model.keras and calibrated like the TFLite int8 files."""
+
+    progress.task("ONNX: export (tf2onnx), int8 quantization", 2)
+    train = load_split(data, "train")
+    peer = make_peer(artifacts / "model.keras", folder, dataset, manifest, train, verbose=verbose)
+    progress.done()
+    return peer

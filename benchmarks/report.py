@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from benchmarks.machine import one_line
+from train.tables import format_table
 
 RUNTIME_NAMES = {
     "keras": "Keras (TensorFlow)",
@@ -68,7 +69,9 @@ def add_derived(results: dict[str, Any]) -> None:
                 "onnxruntime": peer["variant"],
                 "ratios": {
                     "size": _ratio(row["bytes"], peer["bytes"]),
-                    "invoke_median": {str(t): _ratio(median(row, t, "invoke"), median(peer, t, "invoke")) for t in threads},
+                    "invoke_median": {
+                        str(t): _ratio(median(row, t, "invoke"), median(peer, t, "invoke")) for t in threads
+                    },
                     "end_to_end_median": {
                         str(t): _ratio(median(row, t, "end_to_end"), median(peer, t, "end_to_end")) for t in threads
                     },
@@ -82,23 +85,23 @@ def add_derived(results: dict[str, Any]) -> None:
     results["comparisons"] = comparisons
 
 
-# --- formatting -------------------------------------------------------------------------------
+# --- formatting: an en dash for no figure, a multiplication sign for ratios (hence the noqa: RUF001) ---
 
 
 def size(n: int | None) -> str:
     if n is None:
-        return "–"
+        return "–"  # noqa: RUF001
     return f"{n / 2**20:.2f} MiB" if n >= 2**20 else f"{n / 2**10:.0f} KiB"
 
 
 def us(x: float | None) -> str:
     if x is None:
-        return "–"
+        return "–"  # noqa: RUF001
     return f"{x:.1f}" if x < 10 else f"{x:,.0f}"
 
 
 def times(x: float | None) -> str:
-    return "–" if x is None else f"{x:.2f}×"
+    return "–" if x is None else f"{x:.2f}×"  # noqa: RUF001
 
 
 def label(row: dict[str, Any]) -> str:
@@ -109,9 +112,7 @@ def label(row: dict[str, Any]) -> str:
 
 
 def _table(header: list[str], rows: list[list[str]], align: str) -> list[str]:
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(":--" if a == "l" else "--:" for a in align) + "|"]
-    lines += ["| " + " | ".join(r) + " |" for r in rows]
-    return lines
+    return format_table([header, *rows], align, markdown=True).split("\n")
 
 
 def markdown(results: dict[str, Any]) -> str:
@@ -128,7 +129,8 @@ def markdown(results: dict[str, Any]) -> str:
         f"Command: `{results['command']}`{' (quick run: fewer timing runs)' if results['quick'] else ''}.",
         "",
         f"Accuracy on all {settings['test_images']:,} test images. Latency: one image at a time after "
-        f"{settings['warmup']} warm-up calls, median of {settings['runs']:,} runs ({settings['keras_runs']:,} for Keras); "
+        f"{settings['warmup']} warm-up calls, median of {settings['runs']:,} runs "
+        f"({settings['keras_runs']:,} for Keras); "
         "*invoke* is the runtime alone on a prepared input, *end-to-end* adds preprocessing, quantization and "
         f"dequantization. Throughput: batches of {settings['batch_size']}, best of {settings['throughput_repeats']}. "
         "Memory: peak RSS of a fresh process that loads the model and classifies one image (1 thread); "
@@ -138,8 +140,14 @@ def markdown(results: dict[str, Any]) -> str:
         "",
     ]
     header = [
-        "Runtime", "Variant", "Size", "× float32", "Accuracy", "Δ vs Keras",
-        f"Invoke µs, {one} thread", f"End-to-end µs, {one} thread",
+        "Runtime",
+        "Variant",
+        "Size",
+        "× float32",  # noqa: RUF001
+        "Accuracy",
+        "Δ vs Keras",
+        f"Invoke µs, {one} thread",
+        f"End-to-end µs, {one} thread",
     ]
     if most != one:
         header.append(f"End-to-end µs, {most} threads")
@@ -149,9 +157,13 @@ def markdown(results: dict[str, Any]) -> str:
         if not ok(row):
             continue
         cells = [
-            label(row), f"`{row['variant']}`", size(row.get("bytes")), times(row.get("size_vs_float32")),
+            label(row),
+            f"`{row['variant']}`",
+            size(row.get("bytes")),
+            times(row.get("size_vs_float32")),
             f"{100 * row['accuracy']:.2f} %",
-            "–" if row.get("accuracy_change_points") is None or row["runtime"] == "keras"
+            "–"  # noqa: RUF001
+            if row.get("accuracy_change_points") is None or row["runtime"] == "keras"
             else f"{row['accuracy_change_points']:+.2f}",
             f"{us(median(row, one, 'invoke'))} ({us(row['latency_us'][str(one)]['invoke']['p90'])} / "
             f"{us(row['latency_us'][str(one)]['invoke']['p99'])})",
@@ -161,13 +173,17 @@ def markdown(results: dict[str, Any]) -> str:
             cells.append(us(median(row, most, "end_to_end")))
         rate = throughput(row, most)
         cells += [
-            "–" if rate is None else f"{rate:,.0f}",
+            "–" if rate is None else f"{rate:,.0f}",  # noqa: RUF001
             size(row.get("peak_rss_bytes")),
-            "–" if row.get("cold_start_s") is None else f"{1000 * row['cold_start_s']:,.0f} ms",
+            "–" if row.get("cold_start_s") is None else f"{1000 * row['cold_start_s']:,.0f} ms",  # noqa: RUF001
         ]
         body.append(cells)
     lines += _table(header, body, "llrrrr" + "r" * (len(header) - 6))
-    lines += ["", "Invoke: median (p90 / p99). Δ vs Keras: accuracy change in points against the Keras model in TensorFlow.", ""]
+    lines += [
+        "",
+        "Invoke: median (p90 / p99). Δ vs Keras: accuracy change in points against the Keras model in TensorFlow.",
+        "",
+    ]
 
     if results.get("comparisons"):
         lines += [
@@ -211,8 +227,19 @@ def markdown(results: dict[str, Any]) -> str:
             lat = row["latency_us"].get(str(t))
             if lat:
                 inv, e2e = lat["invoke"], lat["end_to_end"]
-                body.append([label(row), f"`{row['variant']}`", str(t), us(inv["median"]), us(inv["p90"]), us(inv["p99"]),
-                             us(e2e["median"]), us(e2e["p90"]), us(e2e["p99"])])
+                body.append(
+                    [
+                        label(row),
+                        f"`{row['variant']}`",
+                        str(t),
+                        us(inv["median"]),
+                        us(inv["p90"]),
+                        us(inv["p99"]),
+                        us(e2e["median"]),
+                        us(e2e["p90"]),
+                        us(e2e["p99"]),
+                    ]
+                )
     lines += _table(header, body, "llr" + "r" * 6)
     lines.append("")
 
@@ -227,7 +254,7 @@ def markdown(results: dict[str, Any]) -> str:
                 f"Process start to the first printed prediction for one PNG digit, median of {start['repeats']} "
                 f"alternating runs: `python edge/classify.py --model {start['model']}` **{med['edge']:.2f} s**, "
                 f"a Python that loads `model.keras` in TensorFlow and predicts **{med['keras']:.2f} s**: "
-                f"**{start['speedup']:.1f}× faster** (same prediction: {'yes' if start['same_prediction'] else 'NO'}).",
+                f"**{start['speedup']:.1f}× faster** (same prediction: {'yes' if start['same_prediction'] else 'NO'}).",  # noqa: RUF001
                 "",
             ]
 

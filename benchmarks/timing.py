@@ -27,7 +27,7 @@ def summarize(samples_ns: Sequence[int]) -> dict[str, float]:
         "p99": float(p99),
         "mean": float(us.mean()),
         "min": float(us.min()),
-        "runs": int(len(us)),
+        "runs": len(us),
     }
 
 
@@ -69,4 +69,4 @@ def images_per_second(predict: Callable[[np.ndarray], Any], images: np.ndarray, 
         start = time.perf_counter()
         predict(images)
         rates.append(len(images) / (time.perf_counter() - start))
-    return {"best": float(max(rates)), "median": float(np.median(rates)), "images": int(len(images)), "repeats": len(rates)}
+    return {"best": float(max(rates)), "median": float(np.median(rates)), "images": len(images), "repeats": len(rates)}

@@ -66,8 +66,11 @@ def peak_rss_bytes() -> int:
 
 def info() -> dict[str, Any]:
     """This Python, its numpy, and the TFLite runtime the edge runner would pick here."""
-    found: dict[str, Any] = {"python": platform.python_version(), "executable": sys.executable,
-                             "numpy": version("numpy")}
+    found: dict[str, Any] = {
+        "python": platform.python_version(),
+        "executable": sys.executable,
+        "numpy": version("numpy"),
+    }
     try:
         _, runtime = interpreter_class()
     except RuntimeProblem as e:
@@ -77,7 +80,7 @@ def info() -> dict[str, Any]:
 
 def measure(job: dict[str, Any]) -> dict[str, Any]:
     """Accuracy on the whole test set, latency one image at a time, throughput in batches."""
-    from edge.mnist_data import load_split  # noqa: PLC0415
+    from edge.mnist_data import load_split
 
     test = load_split(job["data"], "test")
     result: dict[str, Any] = {
@@ -93,7 +96,7 @@ def measure(job: dict[str, Any]) -> dict[str, Any]:
         if job["accuracy"] and "accuracy" not in result:
             predictions = engine.predict(test.images, job["batch_size"]).argmax(axis=1)
             correct = int((predictions == test.labels).sum())
-            result.update(correct=correct, images=int(len(test.labels)), accuracy=correct / len(test.labels))
+            result.update(correct=correct, images=len(test.labels), accuracy=correct / len(test.labels))
             emit(progress="accuracy", threads=threads)
         latency, throughput = _timings(engine, test.images, job)
         result["latency_us"][str(threads)], result["throughput"][str(threads)] = latency, throughput
@@ -103,7 +106,7 @@ def measure(job: dict[str, Any]) -> dict[str, Any]:
 
 def _timings(engine: Any, images: np.ndarray, job: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """Latency (invoke alone, end to end) one image at a time, then throughput in batches."""
-    from benchmarks.timing import images_per_second, time_calls  # noqa: PLC0415
+    from benchmarks.timing import images_per_second, time_calls
 
     singles = [images[i : i + 1] for i in range(min(job["latency_images"], len(images)))]
     prepared = [engine.prepare(image) for image in singles]
@@ -112,8 +115,9 @@ def _timings(engine: Any, images: np.ndarray, job: dict[str, Any]) -> tuple[dict
     end_to_end = time_calls(lambda image: engine.predict(image, 1), singles, job["runs"], job["warmup"])
     emit(progress="end_to_end")
     batch_size = job["batch_size"]
-    rate = images_per_second(lambda batch: engine.predict(batch, batch_size), images[: job["throughput_images"]],
-                             job["throughput_repeats"])
+    rate = images_per_second(
+        lambda batch: engine.predict(batch, batch_size), images[: job["throughput_images"]], job["throughput_repeats"]
+    )
     emit(progress="throughput")
     return {"invoke": invoke, "end_to_end": end_to_end}, {**rate, "batch_size": batch_size}
 

@@ -14,10 +14,11 @@ C++ of TFLM links against it.
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 from collections.abc import Sequence
 from pathlib import Path
+
+from edge.files import write_all_atomic
 
 BYTES_PER_LINE = 12  # as xxd -i
 
@@ -42,7 +43,7 @@ def source_texts(data: bytes, file_name: str, notes: Sequence[str] = ()) -> tupl
     about = [
         f"{file_name} as a C array for TensorFlow Lite for Microcontrollers (written by mnist-convert --micro).",
         f"{len(data):,} bytes, sha256 {hashlib.sha256(data).hexdigest()}.",
-        *([""] + list(notes) if notes else []),
+        *(["", *notes] if notes else []),
     ]
     header = (
         _comment([f"{stem}.h: {about[0]}", *about[1:]])
@@ -88,14 +89,6 @@ def write_c_array(tflite_path: str | Path, out_dir: str | Path, notes: Sequence[
     source, header = source_texts(tflite_path.read_bytes(), tflite_path.name, notes)
     out_dir.mkdir(parents=True, exist_ok=True)
     targets = {out_dir / f"{tflite_path.stem}.c": source, out_dir / f"{tflite_path.stem}.h": header}
-    temps = {path: path.with_name(f".{path.name}.{os.getpid()}.tmp") for path in targets}
-    try:
-        for path, text in targets.items():
-            temps[path].write_text(text, encoding="ascii")
-        for path, tmp in temps.items():
-            os.replace(tmp, path)
-    finally:
-        for tmp in temps.values():
-            tmp.unlink(missing_ok=True)
+    write_all_atomic(targets, encoding="ascii")
     c_path, h_path = targets
     return c_path, h_path

@@ -1,10 +1,10 @@
 """mnist-convert: turn mnist-train's model into .tflite files, and show what each one costs.
 
-    mnist-convert                               # float32 model, next to artifacts/saved_model
-    mnist-convert --quantize int8               # full-integer model with int8 input and output
-    mnist-convert --quantize all                # float32, float16, dynamic and int8 side by side
-    mnist-convert --quantize all --io all       # ... with the int8 model in all three I/O types
-    mnist-convert --quantize int8 --micro       # ... also as a C array, checked in TFLite Micro
+mnist-convert                               # float32 model, next to artifacts/saved_model
+mnist-convert --quantize int8               # full-integer model with int8 input and output
+mnist-convert --quantize all                # float32, float16, dynamic and int8 side by side
+mnist-convert --quantize all --io all       # ... with the int8 model in all three I/O types
+mnist-convert --quantize int8 --micro       # ... also as a C array, checked in TFLite Micro
 """
 
 from __future__ import annotations
@@ -16,12 +16,11 @@ from typing import TYPE_CHECKING
 
 from convert import micro
 from convert.calibration import DEFAULT_SAMPLES
-from convert.converter import IO_CHOICES, QUANTIZE_CHOICES, variant_names
+from convert.variants import IO_CHOICES, QUANTIZE_CHOICES, variant_names
+from train.defaults import SAVED_MODEL, SEED
 
 if TYPE_CHECKING:
     from convert.converter import Conversion
-
-DEFAULT_MODEL = Path("artifacts") / "saved_model"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -37,42 +36,100 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Exit status: 0 done, 1 a model lost more than --max-accuracy-drop (it is kept, marked failed), "
         "2 bad input.",
     )
-    p.add_argument("--model", type=Path, default=DEFAULT_MODEL,
-                   help="SavedModel folder or .keras file written by mnist-train [default: %(default)s]")
-    p.add_argument("--quantize", choices=QUANTIZE_CHOICES, default="none",
-                   help="none: float32; float16: half-size weights; dynamic: int8 weights; "
-                   "int8: full-integer (calibrated on training images); all: all four [default: none]")
-    p.add_argument("--io", choices=IO_CHOICES, default=None,
-                   help="input/output type of the int8 model: int8, uint8 (for accelerators that want it), "
-                   "float (quantize inside the model), or all three [default: int8]")
-    p.add_argument("--calibration-samples", type=int, default=DEFAULT_SAMPLES, metavar="N",
-                   help="training images (balanced over the classes) that calibrate the int8 ranges "
-                   "[default: %(default)s]")
-    p.add_argument("--data-dir", default=None, metavar="DIR",
-                   help="folder with the MNIST IDX files, or your own images as DIR/<class>/*.png|jpg (int8 "
-                   "calibrates on its training part; accuracy is measured on its held-out fifth) [default: the "
-                   "data the model was trained on, else MNIST_DATA_DIR, the cache, or a download]")
-    p.add_argument("--skip-bad-images", action="store_true",
-                   help="leave out images in a --data-dir of your own that cannot be used")
-    p.add_argument("--out", type=Path, default=None, metavar="DIR",
-                   help="where the .tflite files and manifest.json go [default: the model's training folder]")
-    p.add_argument("--max-accuracy-drop", type=float, default=None, metavar="POINTS",
-                   help="fail (exit 1) when a quantized model loses more than this many points against float32")
-    p.add_argument("--no-evaluate", dest="evaluate", action="store_false",
-                   help="skip the accuracy run on the test set (sizes and runtime checks only)")
-    p.add_argument("--dataset", choices=("mnist", "fashion"), default=None,
-                   help="dataset the model was trained on [default: from metrics.json beside the model, else mnist]")
-    p.add_argument("--check-python", action="append", default=[], metavar="PYTHON",
-                   help="also check that each file loads in the TFLite runtimes of this Python interpreter "
-                   "(e.g. a venv with the Raspberry Pi's tflite-runtime); repeatable")
-    p.add_argument("--micro", action="store_true",
-                   help="for microcontrollers: write each int8 model as a C array (.c/.h), run it in TensorFlow "
-                   "Lite Micro, and report flash, RAM (tensor arena) and the operators to register "
-                   "(needs: pip install 'mnist-edge[micro]')")
-    p.add_argument("--micro-samples", type=micro.parse_samples, default=micro.DEFAULT_SAMPLES, metavar="N|all",
-                   help="test images (drawn at random) that TFLM and LiteRT must agree on [default: %(default)s]")
-    p.add_argument("--seed", type=int, default=0, help="seed of the calibration and --micro-samples draws "
-                   "[default: 0]")
+    p.add_argument(
+        "--model",
+        type=Path,
+        default=SAVED_MODEL,
+        help="SavedModel folder or .keras file written by mnist-train [default: %(default)s]",
+    )
+    p.add_argument(
+        "--quantize",
+        choices=QUANTIZE_CHOICES,
+        default="none",
+        help="none: float32; float16: half-size weights; dynamic: int8 weights; "
+        "int8: full-integer (calibrated on training images); all: all four [default: none]",
+    )
+    p.add_argument(
+        "--io",
+        choices=IO_CHOICES,
+        default=None,
+        help="input/output type of the int8 model: int8, uint8 (for accelerators that want it), "
+        "float (quantize inside the model), or all three [default: int8]",
+    )
+    p.add_argument(
+        "--calibration-samples",
+        type=int,
+        default=DEFAULT_SAMPLES,
+        metavar="N",
+        help="training images (balanced over the classes) that calibrate the int8 ranges [default: %(default)s]",
+    )
+    p.add_argument(
+        "--data-dir",
+        default=None,
+        metavar="DIR",
+        help="folder with the MNIST IDX files, or your own images as DIR/<class>/*.png|jpg (int8 "
+        "calibrates on its training part; accuracy is measured on its held-out fifth) [default: the "
+        "data the model was trained on, else MNIST_DATA_DIR, the cache, or a download]",
+    )
+    p.add_argument(
+        "--skip-bad-images",
+        action="store_true",
+        help="leave out images in a --data-dir of your own that cannot be used",
+    )
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="where the .tflite files and manifest.json go [default: the model's training folder]",
+    )
+    p.add_argument(
+        "--max-accuracy-drop",
+        type=float,
+        default=None,
+        metavar="POINTS",
+        help="fail (exit 1) when a quantized model loses more than this many points against float32",
+    )
+    p.add_argument(
+        "--no-evaluate",
+        dest="evaluate",
+        action="store_false",
+        help="skip the accuracy run on the test set (sizes and runtime checks only)",
+    )
+    p.add_argument(
+        "--dataset",
+        choices=("mnist", "fashion"),
+        default=None,
+        help="dataset the model was trained on [default: from metrics.json beside the model, else mnist]",
+    )
+    p.add_argument(
+        "--check-python",
+        action="append",
+        default=[],
+        metavar="PYTHON",
+        help="also check that each file loads in the TFLite runtimes of this Python interpreter "
+        "(e.g. a venv with the Raspberry Pi's tflite-runtime); repeatable",
+    )
+    p.add_argument(
+        "--micro",
+        action="store_true",
+        help="for microcontrollers: write each int8 model as a C array (.c/.h), run it in TensorFlow "
+        "Lite Micro, and report flash, RAM (tensor arena) and the operators to register "
+        "(needs: pip install 'mnist-edge[micro]')",
+    )
+    p.add_argument(
+        "--micro-samples",
+        type=micro.parse_samples,
+        default=micro.DEFAULT_SAMPLES,
+        metavar="N|all",
+        help="test images (drawn at random) that TFLM and LiteRT must agree on [default: %(default)s]",
+    )
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=SEED,
+        help="seed of the calibration and --micro-samples draws [default: %(default)s]",
+    )
     p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress lines or bars")
     p.add_argument("--verbose", action="store_true", help="show TensorFlow's and the converter's own log")
     return p
@@ -87,23 +144,22 @@ def main(argv: list[str] | None = None) -> int:
         print("error: --io sets the int8 model's input/output type; add --quantize int8 (or all)", file=sys.stderr)
         return 2
     if args.micro and args.quantize not in ("int8", "all"):
-        print("error: --micro runs the full-integer model in TFLite Micro; add --quantize int8 (or all)",
-              file=sys.stderr)
+        print(
+            "error: --micro runs the full-integer model in TFLite Micro; add --quantize int8 (or all)", file=sys.stderr
+        )
         return 2
 
-    from train.tf_quiet import quiet_tensorflow  # noqa: PLC0415
+    from train.tf_quiet import import_tensorflow
 
-    quiet_tensorflow(args.verbose, native=True)
-    from convert.converter import ConvertError, convert_all  # noqa: PLC0415
-    from edge.mnist_data import DataError  # noqa: PLC0415
-    from edge.runtime import RuntimeProblem  # noqa: PLC0415
+    import_tensorflow(args.verbose)
+    from convert.converter import ConvertError, ConvertOptions, convert_all
+    from edge.mnist_data import DataError
+    from edge.runtime import RuntimeProblem
 
     try:
         if args.micro:
             micro.runtime_module()  # a missing tflite-micro is said before the conversion, not after
-        conversion = convert_all(
-            args.model,
-            args.out,
+        options = ConvertOptions(
             variants=variant_names(args.quantize, args.io or "int8"),
             data_dir=args.data_dir,
             dataset=args.dataset,
@@ -116,10 +172,12 @@ def main(argv: list[str] | None = None) -> int:
             seed=args.seed,
             skip_bad_images=args.skip_bad_images,
         )
+        conversion = convert_all(args.model, args.out, options)
         micro_reports = []
         if args.micro:
-            micro_reports = micro.for_conversion(conversion, conversion.test, args.micro_samples, seed=args.seed,
-                                                 progress=args.progress)
+            micro_reports = micro.for_conversion(
+                conversion, conversion.test, args.micro_samples, seed=args.seed, progress=args.progress
+            )
     except (ConvertError, DataError, RuntimeProblem, micro.MicroError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -134,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def print_results(conversion: Conversion) -> int:
     """The table on stdout, advice and failures after it; the exit status (1 if a model failed)."""
-    from convert import report  # noqa: PLC0415
+    from convert import report
 
     print(report.table(conversion))
     print(report.runtimes_checked(conversion))

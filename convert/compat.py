@@ -11,15 +11,18 @@ from __future__ import annotations
 import importlib.metadata
 import json
 import subprocess
+import sys
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from convert.other_python import other_python
 from edge.runtime import RUNTIMES, Classifier, RuntimeProblem, interpreter_class
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+DEVICE_RUNTIMES = ("ai_edge_litert", "tflite_runtime")  # what a device has; TensorFlow there is only slow
 _DISTRIBUTIONS = {"ai_edge_litert": "ai-edge-litert", "tflite_runtime": "tflite-runtime", "tensorflow": "tensorflow"}
 
 
@@ -30,10 +33,10 @@ def _version(runtime: str) -> str | None:
         return None
 
 
-def available_runtimes() -> list[str]:
+def available_runtimes(candidates: Sequence[str] = RUNTIMES) -> list[str]:
     """The runtimes that import in this Python, in edge.runtime's order of preference."""
     found = []
-    for name in RUNTIMES:
+    for name in candidates:
         try:
             interpreter_class(name)
         except RuntimeProblem:
@@ -51,49 +54,20 @@ def check(model_path: Path, runtime: str) -> dict[str, Any]:
             Classifier(model_path, threads=1, runtime=runtime).predict(np.zeros((1, 28, 28), np.uint8))
     except RuntimeProblem as e:
         return {**result, "loads": False, "error": str(e)}
-    except (ValueError, RuntimeError) as e:  # a kernel that loads but fails to run
+    except Exception as e:  # a kernel that loads but fails to run (ValueError, RuntimeError, ...)
         return {**result, "loads": False, "error": " ".join(str(e).split())[:400]}
     return {**result, "loads": True}
-
-
-# Runs in another interpreter with only numpy, a TFLite runtime and edge/ on its path.
-_CHILD = """
-import json, sys, importlib.metadata
-import numpy as np
-from edge.runtime import Classifier, RuntimeProblem, interpreter_class
-dists = {"ai_edge_litert": "ai-edge-litert", "tflite_runtime": "tflite-runtime"}
-report = {}
-for runtime in dists:  # the runtimes a device has; TensorFlow there would only be slow to import
-    try:
-        interpreter_class(runtime)
-    except RuntimeProblem:
-        continue
-    try:
-        version = importlib.metadata.version(dists[runtime])
-    except importlib.metadata.PackageNotFoundError:
-        version = None
-    per_file = {}
-    for path in sys.argv[1:]:
-        try:
-            Classifier(path, threads=1, runtime=runtime).predict(np.zeros((1, 28, 28), np.uint8))
-            per_file[path] = {"version": version, "loads": True}
-        except Exception as e:
-            per_file[path] = {"version": version, "loads": False, "error": " ".join(str(e).split())[:400]}
-    report[runtime] = per_file
-print(json.dumps(report))
-"""
 
 
 def check_in_python(python: str, model_paths: list[Path]) -> dict[str, dict[str, dict[str, Any]]]:
     """{runtime: {path: result}} for LiteRT and tflite_runtime, as installed for the Python at ``python``.
 
-    Raises RuntimeProblem (one line) when that interpreter cannot run the check at all.
+    Runs :func:`main` there (``python -m convert.compat``) with only our packages added to its
+    path. Raises RuntimeProblem (one line) when that interpreter cannot run the check at all.
     """
     try:
-        done = subprocess.run(
-            [python, "-c", _CHILD, *map(str, model_paths)],
-            capture_output=True, text=True, timeout=300, cwd=REPO_ROOT,
-        )
+        with other_python(("edge", "convert")) as other:
+            done = other.run(python, "convert.compat", model_paths, capture_output=True, text=True, timeout=300)
     except (OSError, subprocess.TimeoutExpired) as e:
         raise RuntimeProblem(
             f"{python}: cannot run it to check runtimes ({e}); give the path of a Python executable"
@@ -114,3 +88,15 @@ def runtime_label(runtime: str, version: str | None, python: str | None = None) 
     """The key under which a result is stored, e.g. 'tflite_runtime 2.14.0' or 'ai_edge_litert 2.3.0'."""
     label = f"{runtime} {version}" if version else runtime
     return f"{label} ({python})" if python else label
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run by :func:`check_in_python` in the other Python: each file in each device runtime; one JSON line."""
+    paths = list(sys.argv[1:] if argv is None else argv)
+    runtimes = available_runtimes(DEVICE_RUNTIMES)
+    print(json.dumps({runtime: {path: check(Path(path), runtime) for path in paths} for runtime in runtimes}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

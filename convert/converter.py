@@ -2,22 +2,19 @@
 
 Every file is evaluated on the full test set in LiteRT with the edge runner's own preprocessing
 (edge.runtime.Classifier), compared with the float32 model, checked in every runtime we can
-reach, and described in manifest.json. TensorFlow is imported lazily so that the CLI can
-silence it first (train/tf_quiet.py).
+reach, and described in manifest.json. The pieces: convert/variants.py (what each variant is
+and how the TFLite converter makes it), convert/model_source.py (the user's model, checked),
+convert/calibration.py, convert/manifest.py, convert/compat.py (runtimes) and
+convert/quantization_debug.py (the layers to blame when int8 loses too much).
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
-import os
-import re
 import sys
 import tempfile
-import warnings
-import zipfile
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -26,217 +23,31 @@ import numpy as np
 
 from convert import calibration, compat, manifest
 from convert.calibration import DEFAULT_SAMPLES
+from convert.model_source import ModelSource, open_model
+from convert.quantization_debug import hint_text, layer_hints
+from convert.variants import (  # noqa: F401  (re-exported: the names callers know this module by)
+    ALL_VARIANTS,
+    IO_CHOICES,
+    QUANTIZE_CHOICES,
+    VARIANTS,
+    ConvertError,
+    Variant,
+    convert_variant,
+    output_name,
+    variant_names,
+)
+from edge.files import cannot_write, write_atomic
 from edge.mnist_data import Split
-from edge.preprocess import INPUT_SHAPE
 from edge.runtime import Classifier
-from train.files import write_atomic
+from train.defaults import SEED
 from train.tf_quiet import native_stderr_silenced
-
-
-class ConvertError(Exception):
-    """Bad input or a failed conversion; the message is one line naming the problem and the fix."""
-
-
-@dataclass(frozen=True)
-class Variant:
-    name: str
-    quantize: str  # none | float16 | dynamic | int8
-    io: str  # the model's input/output type: float | int8 | uint8
-    summary: str
-
-
-VARIANTS: dict[str, Variant] = {
-    v.name: v
-    for v in (
-        Variant("float32", "none", "float", "float32 weights and math; the reference"),
-        Variant("float16", "float16", "float", "float16 weights, float32 math; half the size"),
-        Variant("dynamic", "dynamic", "float", "int8 weights, activations quantized on the fly"),
-        Variant("int8", "int8", "int8", "full integer, int8 input and output"),
-        Variant("int8_float_io", "int8", "float", "full integer inside, float input and output"),
-        Variant("int8_uint8_io", "int8", "uint8", "full integer, uint8 input and output (some accelerators)"),
-    )
-}
-ALL_VARIANTS = tuple(VARIANTS)
-QUANTIZE_CHOICES = ("none", "float16", "dynamic", "int8", "all")
-IO_CHOICES = ("float", "int8", "uint8", "all")
-
-
-def variant_names(quantize: str = "none", io: str = "int8") -> list[str]:
-    """The variants that ``--quantize`` and ``--io`` ask for; --io applies to int8 models only."""
-    ios = ["int8", "float", "uint8"] if io == "all" else [io]
-    int8 = [{"int8": "int8", "float": "int8_float_io", "uint8": "int8_uint8_io"}[i] for i in ios]
-    if quantize == "all":
-        return ["float32", "float16", "dynamic", *int8]
-    if quantize == "int8":
-        return int8
-    return [{"none": "float32", "float16": "float16", "dynamic": "dynamic"}[quantize]]
-
-
-def output_name(dataset: str, variant: str) -> str:
-    return f"{dataset}_{variant}.tflite"
-
-
-# --- the model given by the user ------------------------------------------------------------
-
-
-@dataclass
-class ModelSource:
-    """The model to convert, as a SavedModel folder, with what mnist-train wrote beside it."""
-
-    path: Path  # what the user gave
-    saved_model: Path  # a SavedModel folder (a temporary export for a .keras file)
-    artifacts: Path  # the training output folder: default --out, where metrics.json lives
-    metrics: dict[str, Any] = field(default_factory=dict)
-
-
-def _check_input_spec(shape: Sequence[int | None], dtype: str, where: Path) -> None:
-    if len(shape) != 4 or tuple(shape[1:]) != INPUT_SHAPE:
-        dims = "x".join("N" if d is None else str(d) for d in shape)
-        raise ConvertError(
-            f"{where}: the model's input is {dims}, not Nx28x28x1; mnist-convert takes digit classifiers "
-            "made by mnist-train (float pixels in [0, 1], shape 28x28x1)"
-        )
-    if dtype != "float32":
-        raise ConvertError(
-            f"{where}: the model's input is {dtype}, not float32; export the float model from mnist-train"
-        )
-
-
-def _saved_model_signature(folder: Path) -> Any:
-    import tensorflow as tf  # noqa: PLC0415
-
-    try:
-        loaded = tf.saved_model.load(str(folder))
-    except Exception as e:  # TF raises many types for a damaged SavedModel
-        raise ConvertError(
-            f"{folder}: cannot load this SavedModel ({_first_line(e)}); export it again with mnist-train"
-        ) from None
-    signatures = dict(loaded.signatures)
-    if not signatures:
-        raise ConvertError(f"{folder}: the SavedModel has no serving signature; export it with mnist-train")
-    function = signatures.get("serving_default") or next(iter(signatures.values()))
-    inputs = function.structured_input_signature[1]
-    if len(inputs) != 1:
-        raise ConvertError(f"{folder}: the model has {len(inputs)} inputs; mnist-convert takes one-input classifiers")
-    spec = next(iter(inputs.values()))
-    _check_input_spec(spec.shape.as_list(), spec.dtype.name, folder)
-    return function
-
-
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip().splitlines()
-    return text[0][:200] if text else type(error).__name__
-
-
-def _read_metrics(folder: Path) -> dict[str, Any]:
-    try:
-        metrics = json.loads((folder / "metrics.json").read_text())
-    except FileNotFoundError:
-        return {}
-    except (OSError, ValueError) as e:
-        raise ConvertError(f"{folder / 'metrics.json'}: cannot read it ({e}); fix or delete it") from None
-    return metrics if isinstance(metrics, dict) else {}
-
-
-@contextlib.contextmanager
-def open_model(path: str | Path, verbose: bool = False) -> Iterator[ModelSource]:
-    """Check the user's model and yield it as a SavedModel; a .keras file is exported to a temp folder."""
-    import tensorflow as tf  # noqa: PLC0415
-
-    path = Path(path).expanduser()
-    if not path.exists():
-        raise ConvertError(
-            f"{path}: no such file or folder; give --model a SavedModel folder or a .keras file (run mnist-train first)"
-        )
-    if not os.access(path, os.R_OK) or (path.is_dir() and not os.access(path, os.X_OK)):
-        raise ConvertError(f"{path}: cannot read it (permission denied); check its permissions")
-    if path.is_dir():
-        if not tf.saved_model.contains_saved_model(str(path)):
-            hint = " (did you mean its saved_model/ folder?)" if (path / "saved_model").is_dir() else ""
-            raise ConvertError(
-                f"{path}: not a SavedModel folder (no saved_model.pb){hint}; "
-                "give the saved_model/ folder that mnist-train writes, or a .keras file"
-            )
-        with native_stderr_silenced(not verbose):
-            _saved_model_signature(path)
-        yield ModelSource(path, path, path.parent, _read_metrics(path.parent))
-        return
-    if path.suffix != ".keras":
-        raise ConvertError(
-            f"{path}: not a SavedModel folder or a .keras file; give --model one of those (mnist-train writes both)"
-        )
-    if not zipfile.is_zipfile(path):
-        raise ConvertError(
-            f"{path}: not a .keras file (a .keras file is a zip archive); save the model again with model.save()"
-        )
-    import keras  # noqa: PLC0415
-
-    try:
-        with native_stderr_silenced(not verbose):
-            model = keras.saving.load_model(path, compile=False)
-    except Exception as e:  # a damaged zip, missing custom objects, a file of another format...
-        raise ConvertError(
-            f"{path}: cannot load this .keras file ({_first_line(e)}); save it again with model.save()"
-        ) from None
-    if len(model.inputs) != 1:
-        raise ConvertError(f"{path}: {len(model.inputs)} inputs; mnist-convert takes one-input classifiers")
-    _check_input_spec(list(model.inputs[0].shape), str(model.inputs[0].dtype), path)
-    with tempfile.TemporaryDirectory(prefix="mnist-convert-") as tmp:
-        export = Path(tmp) / "saved_model"
-        with native_stderr_silenced(not verbose):
-            model.export(str(export), format="tf_saved_model", verbose=False)
-        yield ModelSource(path, export, path.parent, _read_metrics(path.parent))
-
-
-# --- conversion -----------------------------------------------------------------------------
-
-
-def convert_variant(saved_model: Path, variant: str, calibration_images: np.ndarray | None = None) -> bytes:
-    """The .tflite flatbuffer of one variant. int8 variants need ``calibration_images`` (uint8, N x 28 x 28)."""
-    import tensorflow as tf  # noqa: PLC0415
-
-    spec = VARIANTS[variant]
-    converter = _converter(saved_model)
-    if spec.quantize != "none":
-        converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    if spec.quantize == "float16":
-        converter.target_spec.supported_types = [tf.float16]
-    if spec.quantize == "int8":
-        if calibration_images is None or len(calibration_images) == 0:
-            raise ConvertError(f"{variant}: full-integer quantization needs calibration images")
-        converter.representative_dataset = calibration.representative_dataset(calibration_images)
-        # All ops int8: conversion fails loudly instead of silently leaving float ops behind.
-        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-        io_type = {"float": tf.float32, "int8": tf.int8, "uint8": tf.uint8}[spec.io]
-        converter.inference_input_type = io_type
-        converter.inference_output_type = io_type
-    try:
-        return converter.convert()
-    except Exception as e:  # the converter raises ConverterError, ValueError, RuntimeError...
-        raise ConvertError(
-            f"{variant}: the TFLite converter failed ({_first_line(e)}); rerun with --verbose to see its log"
-        ) from None
-
-
-def _converter(saved_model: Path) -> Any:
-    import tensorflow as tf  # noqa: PLC0415
-
-    try:  # Keras' export has two identical signatures; convert one
-        return tf.lite.TFLiteConverter.from_saved_model(str(saved_model), signature_keys=["serving_default"])
-    except ValueError:  # a SavedModel without that signature: let the converter pick
-        return tf.lite.TFLiteConverter.from_saved_model(str(saved_model))
 
 
 def check_out_dir(out_dir: Path) -> None:
     """Create ``out_dir`` if needed and prove we can write there, before any work is done."""
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=out_dir, prefix=".mnist-convert-", suffix=".tmp"):
-            pass
-    except OSError as e:
-        raise ConvertError(
-            f"{out_dir}: cannot write there ({e.strerror or e}); choose another folder with --out"
-        ) from None
+    why = cannot_write(out_dir)
+    if why:
+        raise ConvertError(f"{out_dir}: cannot write there ({why}); choose another folder with --out")
 
 
 # --- evaluation -----------------------------------------------------------------------------
@@ -246,14 +57,20 @@ def evaluate(
     model_path: Path, test: Split, progress: bool = False, label: str = "", chunk: int = 1000, quiet: bool = True
 ) -> float:
     """Top-1 accuracy (0..1) of a .tflite file on ``test``, in LiteRT, as the edge runner computes it."""
-    from tqdm.auto import tqdm  # noqa: PLC0415
+    from tqdm.auto import tqdm
 
     with native_stderr_silenced(quiet):  # LiteRT announces its XNNPACK delegate on the first run
         classifier = Classifier(model_path)
         classifier.predict(test.images[:1])
     correct = 0
-    bar = tqdm(total=len(test.labels), desc=f"evaluating {label}".strip(), unit="img", disable=None if progress else True,
-               leave=False, file=sys.stderr)
+    bar = tqdm(
+        total=len(test.labels),
+        desc=f"evaluating {label}".strip(),
+        unit="img",
+        disable=None if progress else True,
+        leave=False,
+        file=sys.stderr,
+    )
     with bar:
         for start in range(0, len(test.labels), chunk):
             probabilities = classifier.predict(test.images[start : start + chunk])
@@ -262,60 +79,37 @@ def evaluate(
     return correct / len(test.labels)
 
 
-def layer_hints(saved_model: Path, calibration_images: np.ndarray, debug_images: np.ndarray, top: int = 3
-                ) -> list[dict[str, Any]]:
-    """The layers with the largest int8 error on ``debug_images``, from TFLite's quantization debugger.
-
-    The error is the RMSE between float and int8 outputs of a layer divided by its quantization
-    step (scale): ~0.29 is rounding alone (a uniform error of one step has RMSE 1/sqrt(12));
-    several times that means the layer's range was badly calibrated or is hard to quantize.
-    """
-    import csv  # noqa: PLC0415
-    import io  # noqa: PLC0415
-
-    import tensorflow as tf  # noqa: PLC0415
-
-    converter = _converter(saved_model)
-    converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    converter.representative_dataset = calibration.representative_dataset(calibration_images)
-    with warnings.catch_warnings():  # it runs tf.lite.Interpreter, which warns that it is deprecated
-        warnings.simplefilter("ignore")
-        debugger = tf.lite.experimental.QuantizationDebugger(
-            converter=converter, debug_dataset=calibration.representative_dataset(debug_images)
-        )
-        debugger.run()
-    dump = io.StringIO()
-    debugger.layer_statistics_dump(dump)
-    rows = []
-    for row in csv.DictReader(io.StringIO(dump.getvalue())):
-        scale, rmse = float(row["scale"] or 0), float(np.sqrt(float(row["mean_squared_error"])))
-        if not np.isfinite(rmse):
-            rmse = float("inf")
-        rows.append({
-            "layer": _layer_name(row["tensor_name"]),
-            "op": row["op_name"],
-            "tensor": row["tensor_name"],
-            "rmse": rmse,
-            "rmse_per_scale": rmse / scale if scale > 0 else float("inf"),
-        })
-    rows.sort(key=lambda r: -r["rmse_per_scale"])
-    return rows[:top]
-
-
-def _layer_name(tensor: str) -> str:
-    """'cnn_1/re_lu_1_2/Relu;cnn_1/conv2d_1_2/convolution;...' -> 'conv2d_1', the Keras layer's name.
-
-    A fused op lists every layer folded into it; the one that holds weights names it best. The
-    SavedModel export adds one '_<n>' to each name scope, which we take off again.
-    """
-    parts = [p.split(":")[0] for p in tensor.split(";")]
-    main = next((p for p in parts if re.search(r"/(convolution|Conv2D|MatMul|depthwise)", p)), parts[0])
-    scopes = main.split("/")
-    name = scopes[-2] if len(scopes) >= 2 else scopes[0]
-    return re.sub(r"_\d+$", "", name)
-
-
 # --- all together ---------------------------------------------------------------------------
+
+
+@dataclass
+class ConvertOptions:
+    """What mnist-convert's options ask of :func:`convert_all`."""
+
+    variants: Sequence[str] = ALL_VARIANTS
+    data_dir: str | Path | None = None  # default: the data the model was trained on, else the dataset's
+    dataset: str | None = None  # default: from metrics.json beside the model, else mnist
+    calibration_samples: int = DEFAULT_SAMPLES
+    calibration_images: np.ndarray | None = None  # uint8 N x 28 x 28; replaces the balanced draw
+    evaluate_models: bool = True
+    max_accuracy_drop: float | None = None
+    check_pythons: Sequence[str] = ()
+    progress: bool = True
+    verbose: bool = False
+    seed: int = SEED
+    skip_bad_images: bool = False
+
+    def check(self) -> None:
+        """One-line errors for options that cannot work together, before anything is loaded."""
+        unknown = [v for v in self.variants if v not in VARIANTS]
+        if unknown or not self.variants:
+            raise ConvertError(f"unknown variant {', '.join(unknown) or '(none)'}; choose from {', '.join(VARIANTS)}")
+        if self.calibration_samples < 1:
+            raise ConvertError(f"--calibration-samples must be at least 1, not {self.calibration_samples}")
+        if self.max_accuracy_drop is not None and not self.evaluate_models:
+            raise ConvertError("--max-accuracy-drop needs the accuracy; leave out --no-evaluate")
+        if self.max_accuracy_drop is not None and not self.max_accuracy_drop >= 0:
+            raise ConvertError(f"--max-accuracy-drop must be 0 or more points, not {self.max_accuracy_drop}")
 
 
 @dataclass
@@ -335,144 +129,186 @@ class Conversion:
         return [m for m in self.manifest["models"] if m["variant"] in self.variants]
 
 
-def convert_all(
-    model: str | Path,
-    out_dir: str | Path | None = None,
-    *,
-    variants: Sequence[str] = ALL_VARIANTS,
-    data_dir: str | Path | None = None,
-    dataset: str | None = None,
-    calibration_samples: int = DEFAULT_SAMPLES,
-    calibration_images: np.ndarray | None = None,
-    evaluate_models: bool = True,
-    max_accuracy_drop: float | None = None,
-    check_pythons: Sequence[str] = (),
-    progress: bool = True,
-    verbose: bool = False,
-    seed: int = 0,
-    skip_bad_images: bool = False,
-) -> Conversion:
-    """Convert ``model`` (SavedModel folder or .keras file) into ``variants`` in ``out_dir``, plus manifest.json.
+@dataclass
+class _Run:
+    """One conversion under way: the options, the model, where it goes, and what it found out."""
 
-    ``out_dir`` defaults to the training output folder (the model's parent). ``calibration_images``
-    (uint8, N x 28 x 28) replaces the balanced draw of ``calibration_samples`` training images.
-    A quantized model that loses more than ``max_accuracy_drop`` points against float32 is kept,
-    marked "failed" in the manifest and listed in ``Conversion.failures``.
-    """
-    from tqdm.auto import tqdm  # noqa: PLC0415
+    options: ConvertOptions
+    source: ModelSource
+    out: Path
+    dataset: str
+    class_names: list[str]
+    train: Split | None = None
+    test: Split | None = None
+    calibration_images: np.ndarray | None = None
+    calibration_info: dict[str, Any] | None = None
+    reference: dict[str, Any] = field(default_factory=dict)
 
-    from train.data import CLASS_NAMES, load_training_data  # noqa: PLC0415
+    def say(self, text: str) -> None:
+        if self.options.progress:
+            from tqdm.auto import tqdm
 
-    unknown = [v for v in variants if v not in VARIANTS]
-    if unknown or not variants:
-        raise ConvertError(f"unknown variant {', '.join(unknown) or '(none)'}; choose from {', '.join(VARIANTS)}")
-    if calibration_samples < 1:
-        raise ConvertError(f"--calibration-samples must be at least 1, not {calibration_samples}")
-    if max_accuracy_drop is not None and not evaluate_models:
-        raise ConvertError("--max-accuracy-drop needs the accuracy; leave out --no-evaluate")
-    if max_accuracy_drop is not None and not max_accuracy_drop >= 0:
-        raise ConvertError(f"--max-accuracy-drop must be 0 or more points, not {max_accuracy_drop}")
-    variants = [v for v in ALL_VARIANTS if v in variants]
-    for python in check_pythons:  # a wrong path should fail now, not after the conversion
-        compat.check_in_python(python, [])
-
-    def say(text: str) -> None:
-        if progress:
             tqdm.write(text, file=sys.stderr)  # stdout is for the table
 
-    def quiet() -> contextlib.AbstractContextManager[None]:
-        return native_stderr_silenced(not verbose)
+    def quiet(self) -> contextlib.AbstractContextManager[Any]:
+        return native_stderr_silenced(not self.options.verbose)
 
-    with quiet():  # TF's import prints C++ lines whatever TF_CPP_MIN_LOG_LEVEL says
-        import tensorflow as tf  # noqa: PLC0415
+    @property
+    def needs_int8(self) -> bool:
+        return any(VARIANTS[v].quantize == "int8" for v in self.options.variants)
 
-    with open_model(model, verbose=verbose) as source:
-        out = Path(out_dir).expanduser() if out_dir is not None else source.artifacts
-        check_out_dir(out)
-        dataset = dataset or str(source.metrics.get("dataset", "mnist"))
-        if dataset not in CLASS_NAMES:
-            raise ConvertError(
-                f"unknown dataset {dataset!r} (from {source.artifacts / 'metrics.json'}); "
-                f"choose one of {', '.join(CLASS_NAMES)}"
-            )
-        class_names = [str(c) for c in source.metrics.get("class_names", CLASS_NAMES[dataset])]
-        trained_on = source.metrics.get("data") or {}
-        mix = False
-        if data_dir is None and trained_on.get("image_folder"):  # trained on your photos: judge and calibrate on them
-            data_dir, mix = trained_on["image_folder"], bool(trained_on.get("mixed_with"))
 
-        needs_int8 = any(VARIANTS[v].quantize == "int8" for v in variants)
-        train = test = None
-        if evaluate_models or (needs_int8 and calibration_images is None):
-            data = load_training_data(dataset, data_dir, mix=mix, class_names=class_names,
-                                      skip_bad_images=skip_bad_images, progress=progress)
-            train, test = data.train, data.test
-        calibration_info = None
-        if needs_int8 and calibration_images is None:
-            picked = calibration.balanced_indices(train.labels, calibration_samples, seed=seed)
-            calibration_images = train.images[picked]
-            per_class = np.bincount(train.labels[picked], minlength=len(class_names))
-            folder = data.source.get("image_folder")
-            where = f"training part of {folder}" if folder else "training images"
-            calibration_info = {"source": f"{where}, balanced over classes", "samples": len(picked),
-                                "seed": seed, "per_class": per_class.tolist()}
-        elif needs_int8:
-            calibration_images = np.asarray(calibration_images, dtype=np.uint8).reshape(-1, 28, 28)
-            calibration_info = {"source": "images given by the caller", "samples": len(calibration_images)}
+def convert_all(
+    model: str | Path, out_dir: str | Path | None = None, options: ConvertOptions | None = None, **settings: Any
+) -> Conversion:
+    """Convert ``model`` (SavedModel folder or .keras file) into the variants asked for, plus manifest.json.
 
-        entries: list[dict[str, Any]] = []
-        with tempfile.TemporaryDirectory(prefix="mnist-convert-") as tmp:
-            # float32 is the yardstick for size and accuracy, so it is made even when not asked for.
-            for name in ["float32", *(v for v in variants if v != "float32")]:
-                spec = VARIANTS[name]
-                path = out / output_name(dataset, name) if name in variants else Path(tmp) / output_name(dataset, name)
-                calibrating = f" (calibrating on {len(calibration_images)} images)" if spec.quantize == "int8" else ""
-                say(f"converting {name}{calibrating}...")
-                with quiet():
-                    data = convert_variant(source.saved_model, name, calibration_images)
-                write_atomic(path, data)
-                entry = {"variant": name, **manifest.describe(path), "summary": spec.summary}
-                if evaluate_models:
-                    entry["accuracy"] = evaluate(path, test, progress=progress, label=name, quiet=not verbose)
-                if name == "float32":
-                    reference = {"variant": "float32", "bytes": entry["bytes"], "accuracy": entry.get("accuracy")}
-                if name in variants:
-                    entries.append(entry)
+    ``options`` (or its fields given as keywords) say what to make; ``out_dir`` defaults to the
+    training output folder (the model's parent). A quantized model that loses more than
+    ``max_accuracy_drop`` points against float32 is kept, marked "failed" in the manifest and
+    listed in ``Conversion.failures``.
+    """
+    options = replace(options or ConvertOptions(), **settings)
+    options.check()
+    options.variants = [v for v in ALL_VARIANTS if v in options.variants]
+    for python in options.check_pythons:  # a wrong path should fail now, not after the conversion
+        compat.check_in_python(python, [])
+    with native_stderr_silenced(not options.verbose):  # TF's import prints C++ lines whatever its log level
+        import tensorflow as tf
 
-        _apply_guard(entries, reference, max_accuracy_drop)
-        failed = [e for e in entries if e["status"] == "failed"]
-        if any(VARIANTS[e["variant"]].quantize == "int8" for e in failed):
-            say("asking TFLite's quantization debugger which layers lose the most...")
-            # Real digits, not the calibration set: what fails is how the model meets real data.
-            debug = train.images[calibration.balanced_indices(train.labels, 100, seed=seed + 1)]
-            with quiet():
-                hints = layer_hints(source.saved_model, calibration_images, debug)
-            for entry in failed:
-                if VARIANTS[entry["variant"]].quantize == "int8":
-                    entry["worst_layers"] = hints
-        failures = [f"{e['file']}: {e['failure']}{_hint_text(e.get('worst_layers', []))}" for e in failed]
+    with open_model(model, verbose=options.verbose) as source:
+        run = _start(options, source, out_dir)
+        _load_data(run)
+        entries = _convert_and_evaluate(run)
+        _apply_guard(entries, run.reference, options.max_accuracy_drop)
+        failures = _explain_failures(run, entries)
+        run.say("checking which runtimes load each file...")
+        _check_runtimes(entries, run.out, options.check_pythons, run.quiet)
+        written = manifest.merged(run.out, _header(run, tf.__version__, entries), entries)
+        path = manifest.write(run.out, written)
+    return Conversion(run.out, path, written, failures, list(options.variants), run.test)
 
-        say("checking which runtimes load each file...")
-        _check_runtimes(entries, out, check_pythons, quiet)
 
-        header = {
-            "format": manifest.FORMAT_VERSION,
-            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "source": {"model": str(source.path.resolve()), "keras_test_accuracy": source.metrics.get("test_accuracy")},
-            "dataset": dataset,
-            "class_names": class_names,
-            "preprocessing": manifest.PREPROCESSING,
-            "tensorflow": tf.__version__,
-            "reference": reference,
-            "calibration": calibration_info,
-            "evaluated_on": f"{len(test.labels)} test images" if evaluate_models else None,
+def _start(options: ConvertOptions, source: ModelSource, out_dir: str | Path | None) -> _Run:
+    """Where the files go, which dataset and class names: from the options, else what mnist-train recorded."""
+    from train.data import CLASS_NAMES
+
+    out = Path(out_dir).expanduser() if out_dir is not None else source.artifacts
+    check_out_dir(out)
+    metrics = source.metrics
+    dataset = options.dataset or (metrics.dataset if metrics else None) or "mnist"
+    if dataset not in CLASS_NAMES:
+        raise ConvertError(
+            f"unknown dataset {dataset!r} (from {source.artifacts / 'metrics.json'}); "
+            f"choose one of {', '.join(CLASS_NAMES)}"
+        )
+    class_names = (metrics.class_names if metrics else None) or list(CLASS_NAMES[dataset])
+    return _Run(options, source, out, dataset, class_names)
+
+
+def _load_data(run: _Run) -> None:
+    """The test images (to evaluate on) and the calibration images (for int8), as far as the run needs them."""
+    from train.data import load_training_data
+
+    options = run.options
+    data_dir, mix = options.data_dir, False
+    trained_on = run.source.metrics.data if run.source.metrics else None
+    if data_dir is None and trained_on and trained_on.image_folder:  # trained on your photos: judge, calibrate on them
+        data_dir, mix = trained_on.image_folder, bool(trained_on.mixed_with)
+    given = options.calibration_images
+    if options.evaluate_models or (run.needs_int8 and given is None):
+        data = load_training_data(
+            run.dataset,
+            data_dir,
+            mix=mix,
+            class_names=run.class_names,
+            skip_bad_images=options.skip_bad_images,
+            progress=options.progress,
+        )
+        run.train, run.test = data.train, data.test
+    if run.needs_int8 and given is None:
+        picked = calibration.balanced_indices(run.train.labels, options.calibration_samples, seed=options.seed)
+        run.calibration_images = run.train.images[picked]
+        per_class = np.bincount(run.train.labels[picked], minlength=len(run.class_names))
+        folder = data.source.get("image_folder")
+        where = f"training part of {folder}" if folder else "training images"
+        run.calibration_info = {
+            "source": f"{where}, balanced over classes",
+            "samples": len(picked),
+            "seed": options.seed,
+            "per_class": per_class.tolist(),
         }
-        for entry in entries:  # each entry stands alone: a device may read only its own
-            entry.update(class_names=class_names, preprocessing=manifest.PREPROCESSING["function"],
-                         tensorflow=tf.__version__, source=header["source"]["model"])
-        written = manifest.merged(out, header, entries)
-        path = manifest.write(out, written)
-    return Conversion(out, path, written, failures, variants, test)
+    elif run.needs_int8:
+        run.calibration_images = np.asarray(given, dtype=np.uint8).reshape(-1, 28, 28)
+        run.calibration_info = {"source": "images given by the caller", "samples": len(run.calibration_images)}
+
+
+def _convert_and_evaluate(run: _Run) -> list[dict[str, Any]]:
+    """Write each variant's file and its manifest entry (evaluated unless --no-evaluate); float32 always."""
+    entries: list[dict[str, Any]] = []
+    wanted = run.options.variants
+    with tempfile.TemporaryDirectory(prefix="mnist-convert-") as tmp:
+        # float32 is the yardstick for size and accuracy, so it is made even when not asked for.
+        for name in ["float32", *(v for v in wanted if v != "float32")]:
+            spec = VARIANTS[name]
+            path = (run.out if name in wanted else Path(tmp)) / output_name(run.dataset, name)
+            calibrating = f" (calibrating on {len(run.calibration_images)} images)" if spec.quantize == "int8" else ""
+            run.say(f"converting {name}{calibrating}...")
+            with run.quiet():
+                flatbuffer = convert_variant(run.source.saved_model, name, run.calibration_images)
+            write_atomic(path, flatbuffer)
+            entry = {"variant": name, **manifest.describe(path), "summary": spec.summary}
+            if run.options.evaluate_models:
+                entry["accuracy"] = evaluate(
+                    path, run.test, progress=run.options.progress, label=name, quiet=not run.options.verbose
+                )
+            if name == "float32":
+                run.reference = {"variant": "float32", "bytes": entry["bytes"], "accuracy": entry.get("accuracy")}
+            if name in wanted:
+                entries.append(entry)
+    return entries
+
+
+def _explain_failures(run: _Run, entries: list[dict[str, Any]]) -> list[str]:
+    """One line per failed file; for int8 ones, the layers TFLite's quantization debugger finds worst."""
+    failed = [e for e in entries if e["status"] == "failed"]
+    if any(VARIANTS[e["variant"]].quantize == "int8" for e in failed):
+        run.say("asking TFLite's quantization debugger which layers lose the most...")
+        # Real digits, not the calibration set: what fails is how the model meets real data.
+        debug = run.train.images[calibration.balanced_indices(run.train.labels, 100, seed=run.options.seed + 1)]
+        with run.quiet():
+            hints = layer_hints(run.source.saved_model, run.calibration_images, debug)
+        for entry in failed:
+            if VARIANTS[entry["variant"]].quantize == "int8":
+                entry["worst_layers"] = hints
+    return [f"{e['file']}: {e['failure']}{hint_text(e.get('worst_layers', []))}" for e in failed]
+
+
+def _header(run: _Run, tensorflow: str, entries: list[dict[str, Any]]) -> dict[str, Any]:
+    """The manifest's header; each entry also gets the facts a device reading only its own entry needs."""
+    header = {
+        "format": manifest.FORMAT_VERSION,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "source": {
+            "model": str(run.source.path.resolve()),
+            "keras_test_accuracy": run.source.metrics.test_accuracy if run.source.metrics else None,
+        },
+        "dataset": run.dataset,
+        "class_names": run.class_names,
+        "preprocessing": manifest.PREPROCESSING,
+        "tensorflow": tensorflow,
+        "reference": run.reference,
+        "calibration": run.calibration_info,
+        "evaluated_on": f"{len(run.test.labels)} test images" if run.options.evaluate_models else None,
+    }
+    for entry in entries:  # each entry stands alone: a device may read only its own
+        entry.update(
+            class_names=run.class_names,
+            preprocessing=manifest.PREPROCESSING["function"],
+            tensorflow=tensorflow,
+            source=header["source"]["model"],
+        )
+    return header
 
 
 def _apply_guard(entries: list[dict[str, Any]], reference: dict[str, Any], max_drop: float | None) -> None:
@@ -489,7 +325,12 @@ def _apply_guard(entries: list[dict[str, Any]], reference: dict[str, Any], max_d
             entry["failure"] = f"loses {-change:.2f} points against float32, more than --max-accuracy-drop {max_drop:g}"
 
 
-def _check_runtimes(entries: list[dict[str, Any]], out: Path, pythons: Sequence[str], quiet: Any) -> None:
+def _check_runtimes(
+    entries: list[dict[str, Any]],
+    out: Path,
+    pythons: Sequence[str],
+    quiet: Callable[[], contextlib.AbstractContextManager[Any]],
+) -> None:
     """entry["runtimes"]: {"ai_edge_litert 2.3.0": {"loads": True, ...}, ...} for each runtime reachable."""
     runtimes = compat.available_runtimes()
     for entry in entries:
@@ -505,11 +346,3 @@ def _check_runtimes(entries: list[dict[str, Any]], out: Path, pythons: Sequence[
             for entry, path in zip(entries, paths, strict=True):
                 result = per_file[str(path)]
                 entry["runtimes"][compat.runtime_label(runtime, result.get("version"), python)] = result
-
-
-def _hint_text(rows: list[dict[str, Any]]) -> str:
-    if not rows:
-        return ""
-    layers = ", ".join(f"{r['layer']} ({r['op']}, error {r['rmse_per_scale']:.2f} steps)" for r in rows)
-    return (f"; layers to look at (quantization debugger, ideal ~0.29 steps): {layers}. "
-            "Try more --calibration-samples, or keep the float or dynamic model")

@@ -24,8 +24,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from convert.c_array import write_c_array
+from convert.tflite_file import read_tflite, tensor_info
+from edge.native_output import native_output_captured
 from edge.preprocess import normalize
-from edge.runtime import Classifier, _stderr_captured
+from edge.runtime import Classifier
+from train.defaults import SEED
+from train.tables import format_table
 
 if TYPE_CHECKING:
     from convert.converter import Conversion
@@ -61,14 +65,16 @@ class Arena:
 def runtime_module() -> Any:
     """``tflite_micro.runtime``, or a MicroError saying how to install it."""
     try:
-        from tflite_micro import runtime  # noqa: PLC0415
+        from tflite_micro import runtime
     except ImportError as e:
-        raise MicroError(f"TensorFlow Lite Micro's Python interpreter is not installed ({e}); {INSTALL_ADVICE}") from None
+        raise MicroError(
+            f"TensorFlow Lite Micro's Python interpreter is not installed ({e}); {INSTALL_ADVICE}"
+        ) from None
     return runtime
 
 
 def version() -> str:
-    import tflite_micro  # noqa: PLC0415
+    import tflite_micro
 
     return str(tflite_micro.__version__)
 
@@ -76,35 +82,9 @@ def version() -> str:
 # --- what the model asks of TFLM --------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _Op:
-    index: int
-    name: str
-    input_types: tuple[str, ...]
-
-
-def _operators(data: bytes) -> list[_Op]:
-    """The model's operators in execution order, with the types of their inputs (TFLM's own schema)."""
-    runtime = runtime_module()
-    schema = runtime.schema_fb
-    names = {code: name for name, code in vars(schema.BuiltinOperator).items() if not name.startswith("_")}
-    types = {code: name for name, code in vars(schema.TensorType).items() if not name.startswith("_")}
-    model = runtime.convert_bytearray_to_object(bytearray(data))
-    ops = []
-    for graph in model.subgraphs or []:
-        for op in graph.operators if graph.operators is not None else []:
-            code = model.operatorCodes[op.opcodeIndex]
-            name = names.get(runtime.get_builtin_code_from_operator_code(code), "?")
-            if name == "CUSTOM" and code.customCode:
-                name = f"CUSTOM:{code.customCode.decode()}"
-            inputs = [] if op.inputs is None else [i for i in op.inputs if i >= 0]
-            ops.append(_Op(len(ops), name, tuple(types.get(graph.tensors[i].type, "?") for i in inputs)))
-    return ops
-
-
 def operators(data: bytes) -> list[str]:
     """The operators a firmware must register for this model, in the order they first run."""
-    return list(dict.fromkeys(op.name for op in _operators(data)))
+    return read_tflite(data).operator_names
 
 
 def resolver_call(operator: str) -> str:
@@ -119,8 +99,10 @@ def resolver_call(operator: str) -> str:
 
 def resolver_code(ops: Sequence[str]) -> list[str]:
     """C++ lines that build the op resolver for ``ops``."""
-    return [f"static tflite::MicroMutableOpResolver<{len(ops)}> resolver;",
-            *(f"resolver.{resolver_call(op)};" for op in ops)]
+    return [
+        f"static tflite::MicroMutableOpResolver<{len(ops)}> resolver;",
+        *(f"resolver.{resolver_call(op)};" for op in ops),
+    ]
 
 
 def unsupported(data: bytes) -> tuple[str, int, str] | None:
@@ -129,12 +111,15 @@ def unsupported(data: bytes) -> tuple[str, int, str] | None:
     TFLM runs full-integer and float32 models; it has no float16 kernels and no dynamic-range
     ("hybrid") kernels, the two other kinds of file mnist-convert writes.
     """
-    for op in _operators(data):
+    for op in read_tflite(data).operators:
         if "FLOAT16" in op.input_types:
             return op.name, op.index, "its input is float16 (a float16 model), and TFLM has no float16 kernels"
         if op.input_types[:1] == ("FLOAT32",) and "INT8" in op.input_types[1:]:
-            return (op.name, op.index, "float activations with int8 weights (a dynamic-range model), "
-                    "and TFLM has no hybrid kernels")
+            return (
+                op.name,
+                op.index,
+                "float activations with int8 weights (a dynamic-range model), and TFLM has no hybrid kernels",
+            )
     return None
 
 
@@ -143,17 +128,21 @@ def unsupported(data: bytes) -> tuple[str, int, str] | None:
 _REFUSAL_ADVICE = "use the full-integer model: mnist-convert --quantize int8 --micro"
 
 
-def _explain(name: str, log: str, error: Exception, arena_size: int | None = None) -> str:
+def explain(name: str, log: str, error: Exception, arena_size: int | None = None) -> str:
     """TFLM's log of a failed load -> one line naming the operator (or the arena that was too small)."""
     node = re.search(r"Node (\w+) \(number (\d+)\) failed to (\w+)", log)
     missing = re.search(r"(?:op code|opcode) '?(\w+)'?", log)
     reasons = [line.strip() for line in log.splitlines() if line.strip() and not line.startswith("Node ")]
     reason = reasons[0][:160] if reasons else str(error)
     if arena_size is not None and re.search(r"Failed to (allocate|resize buffer)", log):
-        return (f"{name}: does not fit a tensor arena of {arena_size:,} bytes ({reason}); "
-                "a model for a microcontroller needs a smaller one: mnist-train --model tiny")
+        return (
+            f"{name}: does not fit a tensor arena of {arena_size:,} bytes ({reason}); "
+            "a model for a microcontroller needs a smaller one: mnist-train --model tiny"
+        )
     if node:
-        return f"{name}: TensorFlow Lite Micro cannot run operator {node[1]} (node {node[2]}): {reason}; {_REFUSAL_ADVICE}"
+        return (
+            f"{name}: TensorFlow Lite Micro cannot run operator {node[1]} (node {node[2]}): {reason}; {_REFUSAL_ADVICE}"
+        )
     if missing:
         return f"{name}: TensorFlow Lite Micro has no kernel for operator {missing[1]}; {_REFUSAL_ADVICE}"
     return f"{name}: TensorFlow Lite Micro cannot run this model ({reason}); {_REFUSAL_ADVICE}"
@@ -161,12 +150,12 @@ def _explain(name: str, log: str, error: Exception, arena_size: int | None = Non
 
 def _in_tflm(name: str, call: Callable[[], Any], arena_size: int | None = None) -> Any:
     """``call()`` with TFLM's log captured: what it prints on a failure becomes the MicroError's one line."""
-    with _stderr_captured() as log:
+    with native_output_captured(replay=False) as log:
         try:
             return call()
         except (RuntimeError, ValueError) as e:
             error = e
-    raise MicroError(_explain(name, log.text, error, arena_size))
+    raise MicroError(explain(name, log.text, error, arena_size))
 
 
 def load(data: bytes, name: str, arena_size: int) -> Any:
@@ -175,7 +164,9 @@ def load(data: bytes, name: str, arena_size: int) -> Any:
     problem = unsupported(data)
     if problem:
         op, node, why = problem
-        raise MicroError(f"{name}: TensorFlow Lite Micro cannot run operator {op} (node {node}): {why}; {_REFUSAL_ADVICE}")
+        raise MicroError(
+            f"{name}: TensorFlow Lite Micro cannot run operator {op} (node {node}): {why}; {_REFUSAL_ADVICE}"
+        )
     return _in_tflm(name, lambda: runtime.Interpreter.from_bytes(data, arena_size=arena_size), arena_size)
 
 
@@ -192,16 +183,18 @@ def measure_arena(data: bytes, name: str, model_input: np.ndarray) -> Arena:
     """The arena TFLM used for one inference, from its recording allocator."""
     interpreter = load(data, name, MEASURING_ARENA)
     _invoke(interpreter, model_input, name)
-    with _stderr_captured() as log:
+    with native_output_captured(replay=False) as log:
         interpreter.print_allocations()
     figures = {key: int(n) for key, n in re.findall(r"Arena allocation (total|head|tail) (\d+) bytes", log.text)}
     if set(figures) != {"total", "head", "tail"}:
-        raise MicroError(f"{name}: TFLM's recording allocator reported no arena figures (tflite-micro {version()}); "
-                         "pip install --upgrade tflite-micro")
+        raise MicroError(
+            f"{name}: TFLM's recording allocator reported no arena figures (tflite-micro {version()}); "
+            "pip install --upgrade tflite-micro"
+        )
     return Arena(figures["total"], figures["head"], figures["tail"])
 
 
-def pick_samples(count: int, samples: int | None, seed: int = 0) -> np.ndarray:
+def pick_samples(count: int, samples: int | None, seed: int = SEED) -> np.ndarray:
     """Indices of ``samples`` test images drawn at random (all of them for None).
 
     Not the first N: MNIST's test set puts its cleaner half (Census employees' digits) first.
@@ -219,7 +212,7 @@ def micro_report(
     test_labels: np.ndarray,
     samples: int | None = None,
     *,
-    seed: int = 0,
+    seed: int = SEED,
     progress: bool = False,
 ) -> dict[str, Any]:
     """Flash, arena, operators and accuracy of ``tflite_path`` in TFLM, and its agreement with LiteRT.
@@ -228,7 +221,7 @@ def micro_report(
     are drawn at random with ``seed``. Raises MicroError for a model TFLM cannot run, and
     edge.runtime.RuntimeProblem for a file that is not a usable .tflite model.
     """
-    from tqdm.auto import tqdm  # noqa: PLC0415
+    from tqdm.auto import tqdm
 
     path = Path(tflite_path)
     runtime_module()
@@ -245,10 +238,17 @@ def micro_report(
     # The evaluation runs in exactly the measured arena: the figure is proven, not just reported.
     tflm = load(data, path.name, arena.total)
     tflm_out = []
-    for one in tqdm(model_input, desc=f"TFLM {path.name}", unit="img", disable=None if progress else True, leave=False, file=sys.stderr):
+    for one in tqdm(
+        model_input,
+        desc=f"TFLM {path.name}",
+        unit="img",
+        disable=None if progress else True,
+        leave=False,
+        file=sys.stderr,
+    ):
         tflm_out.append(_invoke(tflm, one.reshape(shape), path.name).reshape(-1))
     tflm_raw = np.array(tflm_out).reshape(len(labels), -1)
-    with _stderr_captured():  # LiteRT announces its XNNPACK delegate on the first run
+    with native_output_captured(replay=False):  # LiteRT announces its XNNPACK delegate on the first run
         litert_raw = np.concatenate([litert.invoke(model_input[i : i + 256]) for i in range(0, len(labels), 256)])
     tflm_pred, litert_pred = tflm_raw.argmax(axis=1), litert_raw.argmax(axis=1)
     difference = np.abs(tflm_raw.astype(np.float64) - litert_raw.astype(np.float64))
@@ -259,11 +259,11 @@ def micro_report(
         "arena_bytes": arena.total,
         "arena_activation_bytes": arena.activations,
         "arena_persistent_bytes": arena.persistent,
-        "input": _tensor(litert.input),
-        "output": _tensor(litert.output),
+        "input": tensor_info(litert.input, batch=1),
+        "output": tensor_info(litert.output, batch=1),
         "operators": ops,
         "op_resolver": [resolver_call(op) for op in ops],
-        "samples": int(len(labels)),
+        "samples": len(labels),
         "sample_seed": seed if len(labels) < len(test_labels) else None,
         "accuracy": float((tflm_pred == labels).mean()),
         "litert_accuracy": float((litert_pred == labels).mean()),
@@ -276,20 +276,14 @@ def micro_report(
     }
 
 
-def _tensor(detail: dict[str, Any]) -> dict[str, Any]:
-    scale, zero_point = detail["quantization"]
-    return {"dtype": np.dtype(detail["dtype"]).name, "shape": [1, *(int(d) for d in detail["shape"][1:])],
-            "scale": float(scale) if scale else None, "zero_point": int(zero_point) if scale else None}
-
-
 def _describe(tensor: dict[str, Any], meaning: str, quantized: str) -> str:
     """'int8 1x28x28x1, x = pixel / 255, q = round(x / 0.0039215689) - 128' for the header's notes."""
     text = f"{tensor['dtype']} {'x'.join(map(str, tensor['shape']))}, {meaning}"
-    if tensor["scale"] is None:
+    if tensor["quantization"] is None:
         return text
-    zp = tensor["zero_point"]
+    scale, zp = tensor["quantization"]["scale"], tensor["quantization"]["zero_point"]
     plus, minus = f"{'+' if zp >= 0 else '-'} {abs(zp)}", f"{'-' if zp >= 0 else '+'} {abs(zp)}"
-    return text + ", " + quantized.format(scale=f"{tensor['scale']:.8g}", plus=plus, minus=minus)
+    return text + ", " + quantized.format(scale=f"{scale:.8g}", plus=plus, minus=minus)
 
 
 def header_notes(report: dict[str, Any]) -> list[str]:
@@ -298,7 +292,8 @@ def header_notes(report: dict[str, Any]) -> list[str]:
         f"Tensor arena: {report['arena_bytes']:,} bytes, measured by TFLM's recording allocator on a 64-bit host",
         f"({report['arena_activation_bytes']:,} activations + {report['arena_persistent_bytes']:,} bookkeeping); "
         "keep a few KiB of margin on the board.",
-        f"Input:  {_describe(report['input'], 'x = pixel / 255 (white digit on black)', 'q = round(x / {scale}) {plus}')}",
+        "Input:  "
+        + _describe(report["input"], "x = pixel / 255 (white digit on black)", "q = round(x / {scale}) {plus}"),
         f"Output: {_describe(report['output'], 'x = probability of each class', 'x = (q {minus}) * {scale}')}",
         "",
         "Operators to register:",
@@ -313,20 +308,20 @@ def table(reports: Sequence[dict[str, Any]], budget: tuple[int, int] | None = No
         head.append(f"fits {budget[0] / 1024:g} KiB / {budget[1] / 1024:g} KiB")
     rows = [head]
     for r in reports:
-        row = [r.get("label", r["file"]), f"{r['flash_bytes'] / 1024:,.1f} KiB", f"{r['arena_bytes'] / 1024:,.1f} KiB",
-               f"{100 * r['accuracy']:.2f} %", f"{100 * r['litert_accuracy']:.2f} %", f"{100 * r['agreement']:.2f} %",
-               f"{r['samples']:,}", str(len(r["operators"]))]
+        row = [
+            r.get("label", r["file"]),
+            f"{r['flash_bytes'] / 1024:,.1f} KiB",
+            f"{r['arena_bytes'] / 1024:,.1f} KiB",
+            f"{100 * r['accuracy']:.2f} %",
+            f"{100 * r['litert_accuracy']:.2f} %",
+            f"{100 * r['agreement']:.2f} %",
+            f"{r['samples']:,}",
+            str(len(r["operators"])),
+        ]
         if budget:
             row.append("yes" if r["flash_bytes"] <= budget[0] and r["arena_bytes"] <= budget[1] else "no")
         rows.append(row)
-    widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
-    lines = []
-    for n, row in enumerate(rows):
-        lines.append("  ".join(c.ljust(w) if i == 0 or not n else c.rjust(w)
-                               for i, (c, w) in enumerate(zip(row, widths))).rstrip())
-        if n == 0:
-            lines.append("  ".join("-" * w for w in widths))
-    return "\n".join(lines)
+    return format_table(rows, "l" + "r" * (len(head) - 1))
 
 
 # --- mnist-convert --micro --------------------------------------------------------------------
@@ -341,16 +336,22 @@ def parse_samples(text: str) -> int | None:
     raise argparse.ArgumentTypeError(f"takes a number of test images or 'all', not {text!r}")
 
 
-def for_conversion(conversion: Conversion, test: Split | None, samples: int | None = DEFAULT_SAMPLES, *,
-                   seed: int = 0, progress: bool = False) -> list[dict[str, Any]]:
+def for_conversion(
+    conversion: Conversion,
+    test: Split | None,
+    samples: int | None = DEFAULT_SAMPLES,
+    *,
+    seed: int = SEED,
+    progress: bool = False,
+) -> list[dict[str, Any]]:
     """``mnist-convert --micro``: for each full-integer file of this run, its TFLM report and its C array.
 
     ``test`` is the split the conversion evaluated on (the same images LiteRT was judged on). The
     figures go into each file's manifest entry under "micro", and manifest.json is written again
     (atomically). Returns the reports, in table order.
     """
-    from convert import manifest  # noqa: PLC0415
-    from convert.converter import VARIANTS  # noqa: PLC0415
+    from convert import manifest
+    from convert.variants import VARIANTS
 
     runtime_module()
     entries = [m for m in conversion.models if VARIANTS[m["variant"]].quantize == "int8"]
@@ -372,10 +373,17 @@ def for_conversion(conversion: Conversion, test: Split | None, samples: int | No
 
 def summary(reports: Sequence[dict[str, Any]]) -> str:
     """What mnist-convert --micro prints after its own table: figures, operators, files."""
-    lines = ["TensorFlow Lite for Microcontrollers (flash: the model's bytes; RAM: the tensor arena TFLM measured):",
-             table(reports), ""]
+    lines = [
+        "TensorFlow Lite for Microcontrollers (flash: the model's bytes; RAM: the tensor arena TFLM measured):",
+        table(reports),
+        "",
+    ]
     for r in reports:
-        lines.append(f"{r['file']}: register {', '.join(r['op_resolver'])}; C array in {r['c_source']}, {r['c_header']}")
-    lines.append("note: the arena is measured on this 64-bit machine with TFLM's reference kernels; "
-                 "keep a few KiB of margin on the board")
+        lines.append(
+            f"{r['file']}: register {', '.join(r['op_resolver'])}; C array in {r['c_source']}, {r['c_header']}"
+        )
+    lines.append(
+        "note: the arena is measured on this 64-bit machine with TFLM's reference kernels; "
+        "keep a few KiB of margin on the board"
+    )
     return "\n".join(lines)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from convert.converter import Conversion
+from train.tables import format_table
 
 
 def _kib(n: int) -> str:
@@ -48,15 +49,7 @@ def table(conversion: Conversion) -> str:
             ]
         row += [m.get("min_runtime_version") or "?", _runtimes(m), m["status"].upper() if m["status"] != "ok" else "ok"]
         rows.append(row)
-    right = {2, 3, 5, 6} if evaluated else {2, 3}
-    widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
-    lines = []
-    for n, row in enumerate(rows):
-        pairs = enumerate(zip(row, widths, strict=True))
-        cells = [c.rjust(w) if i in right and n else c.ljust(w) for i, (c, w) in pairs]
-        lines.append("  ".join(cells).rstrip())
-        if n == 0:
-            lines.append("  ".join("-" * w for w in widths))
+    lines = [format_table(rows, "llrrlrr" if evaluated else "llrr")]
     if not any(m["variant"] == "float32" for m in conversion.models):
         ref = conversion.manifest["reference"]
         accuracy = f", {100 * ref['accuracy']:.2f} %" if ref.get("accuracy") is not None else ""

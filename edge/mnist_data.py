@@ -64,9 +64,7 @@ def read_idx(path: str | Path) -> np.ndarray:
     expected = header + math.prod(dims) * dtype.itemsize  # Python ints: a corrupt header cannot overflow
     if len(raw) != expected:
         what = "truncated" if len(raw) < expected else "longer than its header says"
-        raise DataError(
-            f"{path}: {what} ({len(raw)} bytes, header says {expected} for shape {dims}); {_REFETCH}"
-        )
+        raise DataError(f"{path}: {what} ({len(raw)} bytes, header says {expected} for shape {dims}); {_REFETCH}")
     return np.frombuffer(raw, dtype=dtype, offset=header).reshape(dims).astype(dtype.newbyteorder("="))
 
 
@@ -74,9 +72,7 @@ def _find_idx(folder: Path, base: str) -> Path:
     for name in (base + ".gz", base):
         if (folder / name).is_file():
             return folder / name
-    raise DataError(
-        f"{folder}: missing {base}.gz (or {base}); put the four MNIST IDX files (or mnist.npz) there"
-    )
+    raise DataError(f"{folder}: missing {base}.gz (or {base}); put the four MNIST IDX files (or mnist.npz) there")
 
 
 def _checked(images: np.ndarray, labels: np.ndarray, where: str) -> Split:
@@ -103,21 +99,30 @@ def has_mnist_files(folder: str | Path) -> bool:
 
 def load_split(source: str | Path, split: str) -> Split:
     """Load ``split`` ("train" or "test") from a folder of IDX files, a folder with mnist.npz, or an .npz file."""
-    if split not in IDX_FILES:
-        raise ValueError(f"split must be 'train' or 'test', not {split!r}")
+    _check_split(split)
     source = Path(source)
     if source.is_file() and source.suffix == ".npz":
-        return _load_npz(source, split)
+        return load_npz(source, split)
     if not source.is_dir():
         raise DataError(f"{source}: no such folder; give a folder that holds the MNIST IDX files or mnist.npz")
-    image_base, label_base = IDX_FILES[split]
+    image_base = IDX_FILES[split][0]
     if not any((source / n).is_file() for n in (image_base, image_base + ".gz")) and (source / NPZ_NAME).is_file():
-        return _load_npz(source / NPZ_NAME, split)
-    images_path, labels_path = _find_idx(source, image_base), _find_idx(source, label_base)
+        return load_npz(source / NPZ_NAME, split)
+    return load_idx(source, split)
+
+
+def load_idx(folder: str | Path, split: str) -> Split:
+    """Load ``split`` from the two IDX files (gzipped or not) of a folder."""
+    _check_split(split)
+    folder = Path(folder)
+    images_path, labels_path = (_find_idx(folder, base) for base in IDX_FILES[split])
     return _checked(read_idx(images_path), read_idx(labels_path), f"{images_path} + {labels_path.name}")
 
 
-def _load_npz(path: Path, split: str) -> Split:
+def load_npz(path: str | Path, split: str) -> Split:
+    """Load ``split`` from a .npz in Keras' mnist.npz layout (x_train, y_train, x_test, y_test)."""
+    _check_split(split)
+    path = Path(path)
     keys = (f"x_{split}", f"y_{split}")
     try:
         with np.load(path, allow_pickle=False) as npz:
@@ -127,6 +132,13 @@ def _load_npz(path: Path, split: str) -> Split:
             images, labels = npz[keys[0]], npz[keys[1]]
     except DataError:
         raise
+    except FileNotFoundError:
+        raise DataError(f"{path}: file not found; check the path or download the data again") from None
     except (OSError, ValueError, zlib.error, EOFError) as e:
         raise DataError(f"{path}: not a readable .npz file ({e}); {_REFETCH}") from None
     return _checked(images, labels, str(path))
+
+
+def _check_split(split: str) -> None:
+    if split not in IDX_FILES:
+        raise ValueError(f"split must be 'train' or 'test', not {split!r}")

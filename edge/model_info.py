@@ -66,8 +66,11 @@ class TrainedOn:
     def from_json(cls, data: Any) -> TrainedOn:
         data = data if isinstance(data, dict) else {}
         skipped = data.get("skipped_images")
-        return cls(_text(data.get("image_folder")), _text(data.get("mixed_with")),
-                   list(skipped) if isinstance(skipped, list) else [])
+        return cls(
+            _text(data.get("image_folder")),
+            _text(data.get("mixed_with")),
+            list(skipped) if isinstance(skipped, list) else [],
+        )
 
 
 @dataclass(frozen=True)
@@ -121,8 +124,15 @@ def read_metrics(folder: str | Path) -> Metrics | None:
     raw = _read(path, "fix or delete it, or train the model again with mnist-train")
     if raw is None:
         return None
-    return Metrics(path, _text(raw.get("model")), _text(raw.get("dataset")), _names(raw.get("class_names")),
-                   _number(raw.get("test_accuracy"), float), TrainedOn.from_json(raw.get("data")), raw)
+    return Metrics(
+        path,
+        _text(raw.get("model")),
+        _text(raw.get("dataset")),
+        _names(raw.get("class_names")),
+        _number(raw.get("test_accuracy"), float),
+        TrainedOn.from_json(raw.get("data")),
+        raw,
+    )
 
 
 def read_manifest(folder: str | Path) -> Manifest | None:
@@ -136,8 +146,13 @@ def read_manifest(folder: str | Path) -> Manifest | None:
         return None
     entries = raw.get("models") if isinstance(raw.get("models"), list) else []
     models = [
-        ModelEntry(str(m["file"]), _text(m.get("variant")) or Path(str(m["file"])).stem, _number(m.get("bytes"), int),
-                   _text(m.get("sha256")), m)
+        ModelEntry(
+            str(m["file"]),
+            _text(m.get("variant")) or Path(str(m["file"])).stem,
+            _number(m.get("bytes"), int),
+            _text(m.get("sha256")),
+            m,
+        )
         for m in entries
         if isinstance(m, dict) and m.get("file")
     ]

@@ -12,14 +12,12 @@ from __future__ import annotations
 import contextlib
 import importlib
 import os
-import sys
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from edge.native_output import Captured, native_output_captured
 from edge.preprocess import INPUT_SHAPE, normalize
 
 RUNTIMES = ("ai_edge_litert", "tflite_runtime", "tensorflow")
@@ -36,31 +34,9 @@ class RuntimeProblem(Exception):
     """The interpreter or the model cannot be used; the message says what to do."""
 
 
-class _Captured:
-    text = ""
-
-
-@contextlib.contextmanager
-def _stderr_captured() -> Iterator[_Captured]:
-    """Catch what C++ and Python write to file descriptor 2, to read it or drop it."""
-    captured = _Captured()
-    try:
-        sys.stderr.flush()
-        saved = os.dup(2)
-    except (OSError, ValueError, AttributeError):  # no real stderr (embedded, closed): nothing to hide
-        yield captured
-        return
-    with tempfile.TemporaryFile() as sink:
-        os.dup2(sink.fileno(), 2)
-        try:
-            yield captured
-        finally:
-            with contextlib.suppress(OSError, ValueError):
-                sys.stderr.flush()
-            os.dup2(saved, 2)
-            os.close(saved)
-            sink.seek(0)
-            captured.text = sink.read().decode("utf-8", "replace")
+def _stderr_captured() -> contextlib.AbstractContextManager[Captured]:
+    """Catch what C++ and Python write to file descriptor 2, to read it or drop it (edge/native_output.py)."""
+    return native_output_captured(replay=False)
 
 
 def _numpy_abi_advice(runtime: str) -> str:
@@ -153,7 +129,7 @@ class Classifier:
         self.threads = threads or os.cpu_count() or 1
         _check_model_file(self.path)
         Interpreter, self.runtime = interpreter_class(runtime)
-        chatter = _Captured()
+        chatter = Captured()
         try:
             with _stderr_captured() as chatter:
                 self.interpreter: Any = Interpreter(model_path=str(self.path), num_threads=self.threads)

@@ -53,7 +53,7 @@ def tflite_models(request, tmp_path_factory, mnist_dir) -> dict[str, Path]:
     ready = os.environ.get("MNIST_EDGE_TEST_MODELS")
     folder = Path(ready) if ready else tmp_path_factory.mktemp("tflite")
     if not ready:
-        from convert.converter import convert_all  # noqa: PLC0415
+        from convert.converter import convert_all
 
         convert_all(request.getfixturevalue("small_model") / "saved_model", folder, data_dir=mnist_dir)
     manifest = json.loads((folder / "manifest.json").read_text())

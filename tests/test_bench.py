@@ -20,8 +20,14 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def bench(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "benchmarks.bench", *args], capture_output=True, text=True,
-                          cwd=ROOT, timeout=timeout, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "benchmarks.bench", *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=timeout,
+        check=False,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -39,8 +45,19 @@ def artifacts(tmp_path_factory, small_model, tflite_models) -> Path:
 @pytest.fixture(scope="module")
 def quick_run(tmp_path_factory, artifacts, mnist_dir) -> tuple[subprocess.CompletedProcess, Path]:
     out = tmp_path_factory.mktemp("bench")
-    done = bench("--artifacts", str(artifacts), "--data-dir", str(mnist_dir), "--out", str(out), "--quick",
-                 "--threads", "1,2", "--runs", "200")
+    done = bench(
+        "--artifacts",
+        str(artifacts),
+        "--data-dir",
+        str(mnist_dir),
+        "--out",
+        str(out),
+        "--quick",
+        "--threads",
+        "1,2",
+        "--runs",
+        "200",
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     return done, out
 
@@ -118,8 +135,9 @@ def test_litert_is_compared_with_onnx_runtime_as_ratios(results):
     int8 = pairs["int8"]
     assert int8["onnxruntime"] == "int8" and pairs["float32"]["onnxruntime"] == "float32"
     assert int8["ratios"]["size"] == litert["int8"]["bytes"] / ort["int8"]["bytes"]
-    one_thread = {name: rows["int8"]["latency_us"]["1"]["invoke"]["median"] for name, rows in (("litert", litert),
-                                                                                              ("ort", ort))}
+    one_thread = {
+        name: rows["int8"]["latency_us"]["1"]["invoke"]["median"] for name, rows in (("litert", litert), ("ort", ort))
+    }
     assert int8["ratios"]["invoke_median"]["1"] == one_thread["litert"] / one_thread["ort"]
     calibration = results["onnx"]["calibration"]
     assert calibration["samples"] == 500 and "manifest.json" in calibration["same_as"]
@@ -137,7 +155,7 @@ def test_table_and_chart_show_every_variant(results, quick_run):
     table = (out / "results.md").read_text()
     for row in results["rows"]:
         assert f"`{row['variant']}`" in table
-    assert "## LiteRT against ONNX Runtime" in table and "× float32" in table
+    assert "## LiteRT against ONNX Runtime" in table and "× float32" in table  # noqa: RUF001
     assert "## Which file to put on your Pi" in done.stdout  # the table is printed too
     drawn = {(p["runtime"], p["variant"]) for p in results["chart"]["points"]}
     assert drawn == {(r["runtime"], r["variant"]) for r in results["rows"]}
@@ -171,9 +189,12 @@ def test_missing_inputs_are_one_line_errors_and_write_nothing(tmp_path, artifact
 
 def test_measuring_process_reports_what_a_runtime_cannot_load(tmp_path, tflite_models, mnist_test):
     """The worker is what runs in another Python (--runtime-python): a model it cannot load is a reason, not a crash."""
-    from benchmarks.bench import Workers
+    from benchmarks.workers import Workers
+    from convert.other_python import OtherPython
 
-    workers = Workers(tmp_path)
+    code = tmp_path / "code"
+    code.mkdir()
+    workers = Workers(OtherPython(code))
     info, error, _ = workers.run(sys.executable, "info", {})
     assert error is None and info["runtime"] == "ai_edge_litert" and info["version"]
 

@@ -17,14 +17,22 @@ import numpy as np
 import pytest
 
 from convert import calibration, cli, compat
-from convert.converter import ALL_VARIANTS, VARIANTS, ConvertError, _layer_name, convert_all, variant_names
+from convert.converter import ALL_VARIANTS, VARIANTS, ConvertError, convert_all, variant_names
+from convert.quantization_debug import layer_name
+from convert.tflite_file import read_tflite
 from edge.runtime import Classifier
 
 INT8_IO = {"int8": np.int8, "int8_float_io": np.float32, "int8_uint8_io": np.uint8}
 # How far (points of test accuracy) each variant may land from the Keras model it came from.
 # float32 only differs by summation order; float16 rounds weights; int8 rounds everything.
-MAX_DISTANCE_POINTS = {"float32": 0.05, "float16": 0.1, "dynamic": 0.5,
-                       "int8": 0.5, "int8_float_io": 0.5, "int8_uint8_io": 0.5}
+MAX_DISTANCE_POINTS = {
+    "float32": 0.05,
+    "float16": 0.1,
+    "dynamic": 0.5,
+    "int8": 0.5,
+    "int8_float_io": 0.5,
+    "int8_uint8_io": 0.5,
+}
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +86,7 @@ def test_int8_models_are_integer_inside_with_the_chosen_io_type(tflite_models):
         kinds = {np.dtype(t["dtype"]).name for t in interpreter.get_tensor_details() if t["index"] not in io_indices}
         # int8 activations and weights, int32 biases and shapes: no float tensor inside.
         assert kinds <= {"int8", "int32"}, f"{variant} has {kinds}"
-        ops = {op["op_name"] for op in interpreter._get_ops_details()}
+        ops = set(read_tflite(tflite_models[variant].read_bytes()).operator_names)
         assert {"CONV_2D", "FULLY_CONNECTED"} <= ops
         # Float I/O converts at the edges only; otherwise not even that.
         assert ("DEQUANTIZE" in ops) == (io_type == np.float32)
@@ -133,7 +141,7 @@ def test_manifest_matches_the_files(tflite_models, manifest, predictions, mnist_
                 assert entry[key]["quantization"] == {"scale": pytest.approx(scale), "zero_point": zero_point}
             else:
                 assert entry[key]["quantization"] is None
-        ops = {op["op_name"] for op in interpreter._get_ops_details()} - {"DELEGATE"}  # XNNPACK's node
+        ops = set(read_tflite(path.read_bytes()).operator_names)
         assert {op["name"] for op in entry["operators"]} == ops
         assert all(op["version"] >= 1 for op in entry["operators"])
         assert re.fullmatch(r"\d+\.\d+\.\d+", entry["min_runtime_version"])
@@ -160,8 +168,13 @@ def test_runtime_check_in_another_python_matches_this_one(tflite_models, manifes
 def test_accuracy_guard_fires_and_keeps_the_model_marked_failed(small_model, mnist_dir, tmp_path, capsys):
     # Calibrating on blank images squeezes every range to ~0: the int8 model cannot work.
     conversion = convert_all(
-        small_model / "saved_model", tmp_path, variants=["int8"], data_dir=mnist_dir,
-        calibration_images=np.zeros((20, 28, 28), np.uint8), max_accuracy_drop=1.0, progress=False,
+        small_model / "saved_model",
+        tmp_path,
+        variants=["int8"],
+        data_dir=mnist_dir,
+        calibration_images=np.zeros((20, 28, 28), np.uint8),
+        max_accuracy_drop=1.0,
+        progress=False,
     )
     (entry,) = conversion.models
     assert entry["status"] == "failed" and entry["accuracy_change_points"] < -1.0
@@ -182,8 +195,21 @@ def test_accuracy_guard_fires_and_keeps_the_model_marked_failed(small_model, mni
 
 def test_cli_quantize_all_from_a_keras_file_prints_the_table(small_model, mnist_dir, tmp_path, capsys, monkeypatch):
     litert_version = importlib.metadata.version("ai-edge-litert")
-    code = cli.main(["--model", str(small_model / "model.keras"), "--quantize", "all", "--out", str(tmp_path),
-                     "--data-dir", str(mnist_dir), "--no-progress", "--max-accuracy-drop", "1"])
+    code = cli.main(
+        [
+            "--model",
+            str(small_model / "model.keras"),
+            "--quantize",
+            "all",
+            "--out",
+            str(tmp_path),
+            "--data-dir",
+            str(mnist_dir),
+            "--no-progress",
+            "--max-accuracy-drop",
+            "1",
+        ]
+    )
     out, err = capsys.readouterr()
     assert code == 0, err
     assert err == ""
@@ -198,11 +224,29 @@ def test_cli_quantize_all_from_a_keras_file_prints_the_table(small_model, mnist_
     # --out works, also for the runtime check in another Python (it runs in another folder).
     before = (tmp_path / "mnist_int8.tflite").read_bytes()
     monkeypatch.chdir(tmp_path.parent)
-    assert cli.main(["--model", str(small_model / "saved_model"), "--quantize", "int8", "--io", "uint8",
-                     "--out", tmp_path.name, "--data-dir", str(mnist_dir), "--no-evaluate", "--no-progress",
-                     "--check-python", sys.executable]) == 0
+    assert (
+        cli.main(
+            [
+                "--model",
+                str(small_model / "saved_model"),
+                "--quantize",
+                "int8",
+                "--io",
+                "uint8",
+                "--out",
+                tmp_path.name,
+                "--data-dir",
+                str(mnist_dir),
+                "--no-evaluate",
+                "--no-progress",
+                "--check-python",
+                sys.executable,
+            ]
+        )
+        == 0
+    )
     entries = {m["file"]: m for m in json.loads((tmp_path / "manifest.json").read_text())["models"]}
-    assert sorted(entries) == sorted(files + ["mnist_int8_uint8_io.tflite"])
+    assert sorted(entries) == sorted([*files, "mnist_int8_uint8_io.tflite"])
     checked = entries["mnist_int8_uint8_io.tflite"]["runtimes"]
     assert checked[f"ai_edge_litert {litert_version} ({sys.executable})"]["loads"] is True
     assert (tmp_path / "mnist_int8.tflite").read_bytes() == before
@@ -276,7 +320,7 @@ def test_calibration_draws_training_images_balanced_over_classes(mnist_dir):
     batches = list(calibration.representative_dataset(train.images[picked[:4]])())
     assert len(batches) == 4
     assert batches[0][0].shape == (1, 28, 28, 1) and batches[0][0].dtype == np.float32
-    assert 0.0 <= min(b[0].min() for b in batches) and max(b[0].max() for b in batches) <= 1.0
+    assert min(b[0].min() for b in batches) >= 0.0 and max(b[0].max() for b in batches) <= 1.0
 
 
 def test_quantize_and_io_flags_name_the_variants():
@@ -289,5 +333,5 @@ def test_quantize_and_io_flags_name_the_variants():
 
 def test_layer_names_come_back_from_fused_tensor_names():
     fused = "cnn_1/re_lu_1_2/Relu;cnn_1/batch_normalization_1_2/batchnorm/add_1;cnn_1/conv2d_1_2/convolution;x"
-    assert _layer_name(fused) == "conv2d_1"
-    assert _layer_name("cnn_1/dense_1/MatMul;cnn_1/batch_normalization_4_1/batchnorm/mul_1") == "dense"
+    assert layer_name(fused) == "conv2d_1"
+    assert layer_name("cnn_1/dense_1/MatMul;cnn_1/batch_normalization_4_1/batchnorm/mul_1") == "dense"

@@ -15,14 +15,12 @@ import numpy as np
 import pytest
 
 from edge.mnist_data import DataError, load_split
-from train import data
+from train import data, download
 from train.data import CLASS_NAMES, DATASETS, load_dataset, resolve_data_dir
 from train.download import FILES
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "mnist"
 TEST_IMAGES, TEST_LABELS = "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"
-
-
 
 
 def idx_folder(path: Path) -> Path:
@@ -266,3 +264,22 @@ def test_absurd_header_is_reported_exactly(tmp_path):
     with pytest.raises(DataError) as error:
         load_split(folder, "test")
     assert f"header says {16 + (2**32 - 1) ** 3} for shape (4294967295, 4294967295, 4294967295)" in one_line(error)
+
+
+# --- a command loads only what it uses ---
+
+
+def test_show_mistakes_with_only_the_test_files(home, tmp_path, tflite_models, monkeypatch, capsys):
+    """mnist-show mistakes --model X.tflite judges on test images: the training files are neither read nor fetched."""
+    from train.show import main
+
+    cache = home / ".cache" / "mnist-edge" / "mnist"
+    cache.mkdir(parents=True)
+    for name in (TEST_IMAGES, TEST_LABELS):
+        shutil.copy(SHARED / name, cache / name)
+    monkeypatch.setattr(download, "fetch", lambda *a, **k: pytest.fail("mnist-show tried to download"))
+    model = tflite_models["int8"]
+    assert main(["mistakes", "--model", str(model), "--limit", "500", "--out", str(tmp_path)]) == 0
+    out, err = capsys.readouterr()
+    assert f"{model.name}: " in out and "right on 500 images of the MNIST test set" in out, err
+    assert (tmp_path / f"mistakes_{model.stem}.png").is_file()

@@ -290,6 +290,15 @@ def test_cached_files_are_not_fetched_again(serve, good_folder, tmp_path):
     assert_cache_holds_originals(cache)
 
 
+def test_only_the_splits_asked_for(serve, good_folder, tmp_path):
+    """mnist-show on the test set downloads the two test files, not the training set."""
+    mirror = serve(good_folder)
+    cache = tmp_path / "cache"
+    fetch("mnist", cache, mirrors=[mirror.url], checksums=CHECKSUMS, progress=False, splits=("test",))
+    assert sorted(mirror.requests) == ["t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"]
+    assert_cache_holds_originals(cache, FILES[2:])
+
+
 def test_progress_goes_to_stderr(serve, good_folder, tmp_path, capsys):
     mirror = serve(good_folder)
     fetch("mnist", tmp_path / "cache", mirrors=[dead_url(), mirror.url], checksums=CHECKSUMS, progress=True)
@@ -333,9 +342,9 @@ def test_checksum_formats(serve, good_folder, tmp_path):
     assert_cache_holds_originals(tmp_path / "cache")
 
     with pytest.raises(ValueError, match="md5:<hex>"):
-        fetch("mnist", tmp_path / "other", mirrors=[mirror.url], checksums={n: "crc:12" for n in FILES})
+        fetch("mnist", tmp_path / "other", mirrors=[mirror.url], checksums=dict.fromkeys(FILES, "crc:12"))
     partial = {name: value for name, value in CHECKSUMS.items() if name != "t10k-labels-idx1-ubyte.gz"}
-    with pytest.raises(ValueError, match="no checksum given for t10k-labels-idx1-ubyte.gz"):
+    with pytest.raises(ValueError, match=r"no checksum given for t10k-labels-idx1-ubyte\.gz"):
         fetch("mnist", tmp_path / "other", mirrors=[mirror.url], checksums=partial)
     assert not (tmp_path / "other").exists()
 
@@ -350,8 +359,6 @@ def test_published_checksums_and_mirrors_are_complete():
 
 
 # --- the download as the last source of train/data.py ---
-
-
 
 
 @pytest.fixture

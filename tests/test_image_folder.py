@@ -74,7 +74,7 @@ def test_folder_is_read_through_the_photo_pipeline(photos):
     assert np.bincount(data.labels).tolist() == [30, 30, 30]
     assert data.skipped == []
     similarity = []
-    for image, label, path in zip(data.images, data.labels, data.paths):
+    for image, label, path in zip(data.images, data.labels, data.paths, strict=True):
         assert path.parent.name == data.class_names[label]
         source = sources[f"{path.parent.name}/{path.name}"].ravel().astype(float)
         assert np.median(image) == 0 and image.max() > 200  # a white digit on black, as MNIST

@@ -17,7 +17,8 @@ import numpy as np
 import pytest
 
 from convert import c_array, micro
-from edge.runtime import Classifier, RuntimeProblem, _stderr_captured
+from edge.native_output import native_output_captured
+from edge.runtime import Classifier, RuntimeProblem
 
 SAMPLES = 300  # ~4 s of TFLM's reference kernels for the test CNN
 
@@ -58,8 +59,19 @@ def test_c_array_compiles_to_the_model_bytes(tflite_models, tmp_path, main_langu
     name = c_array.c_identifier(model)
     assert name == "mnist_int8_tflite"
     assert f"extern const unsigned char {name}[];" in h_path.read_text()
-    _run(_compiler("cc"), "-std=c11", "-Wall", "-Wextra", "-pedantic", "-Werror", "-c", c_path, "-o", "model.o",
-         cwd=tmp_path)
+    _run(
+        _compiler("cc"),
+        "-std=c11",
+        "-Wall",
+        "-Wextra",
+        "-pedantic",
+        "-Werror",
+        "-c",
+        c_path,
+        "-o",
+        "model.o",
+        cwd=tmp_path,
+    )
     # The firmware side: TFLM is C++, so the header must give the C object's names C linkage.
     main = tmp_path / f"main.{'c' if main_language == 'c' else 'cc'}"
     main.write_text(MAIN_C.replace("HEADER", h_path.name).replace("NAME", name))
@@ -69,7 +81,7 @@ def test_c_array_compiles_to_the_model_bytes(tflite_models, tmp_path, main_langu
 
 def test_c_array_is_written_whole(tflite_models, tmp_path):
     """A second write replaces both files and leaves no temporary file; a bad source leaves the first pair."""
-    c_path, h_path = c_array.write_c_array(tflite_models["int8"], tmp_path, notes=["first"])
+    _, h_path = c_array.write_c_array(tflite_models["int8"], tmp_path, notes=["first"])
     c_array.write_c_array(tflite_models["int8"], tmp_path, notes=["second"])
     assert "second" in h_path.read_text()
     before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
@@ -126,7 +138,7 @@ def test_flash_and_arena_are_measured(int8_report, tflite_models):
 
 
 def test_operators_for_the_op_resolver(int8_report, tflite_models):
-    """The operator list matches the converter's manifest (read with TensorFlow's schema, not TFLM's)."""
+    """The operator list matches the converter's manifest, and the C header says what the firmware needs."""
     manifest = json.loads((tflite_models["int8"].parent / "manifest.json").read_text())
     entry = next(m for m in manifest["models"] if m["variant"] == "int8")
     assert set(int8_report["operators"]) == {op["name"] for op in entry["operators"]}
@@ -151,9 +163,9 @@ def test_models_tflm_cannot_run_are_refused(tflite_models, mnist_test, variant, 
     assert f"operator {operator}" in message and "--quantize int8" in message
     # Not a guess of ours: TFLM itself refuses the file, and its log is explained the same way.
     runtime = micro.runtime_module()
-    with _stderr_captured() as log, pytest.raises(RuntimeError):
+    with native_output_captured(replay=False) as log, pytest.raises(RuntimeError):
         runtime.Interpreter.from_bytes(tflite_models[variant].read_bytes())
-    assert f"operator {operator}" in micro._explain(f"mnist_{variant}.tflite", log.text, RuntimeError("x"))
+    assert f"operator {operator}" in micro.explain(f"mnist_{variant}.tflite", log.text, RuntimeError("x"))
 
 
 def test_missing_tflite_micro_is_one_line_of_advice(monkeypatch):
@@ -202,9 +214,23 @@ def test_mnist_convert_micro(small_model, mnist_dir, tmp_path, capsys):
 
     assert cli.main(["--micro"]) == 2
     assert "error: --micro runs the full-integer model" in capsys.readouterr().err
-    status = cli.main(["--model", str(small_model / "saved_model"), "--quantize", "int8", "--micro",
-                       "--micro-samples", "50", "--no-evaluate", "--no-progress", "--data-dir", str(mnist_dir),
-                       "--out", str(tmp_path)])
+    status = cli.main(
+        [
+            "--model",
+            str(small_model / "saved_model"),
+            "--quantize",
+            "int8",
+            "--micro",
+            "--micro-samples",
+            "50",
+            "--no-evaluate",
+            "--no-progress",
+            "--data-dir",
+            str(mnist_dir),
+            "--out",
+            str(tmp_path),
+        ]
+    )
     assert status == 0
     out = capsys.readouterr().out
     assert "TensorFlow Lite for Microcontrollers" in out and "mnist_int8.tflite: register AddConv2D()" in out

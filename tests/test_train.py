@@ -109,7 +109,10 @@ def test_killed_run_resumes_and_earlier_artifacts_survive(tmp_path, small_model,
     env = {**os.environ, "MNIST_DATA_DIR": str(mnist_dir)}
     process = subprocess.Popen(
         [sys.executable, "-m", "train.cli", *TRAIN_ARGS, "--out", str(out)],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         wait_for_epochs(out, process, 1)
@@ -134,7 +137,11 @@ def test_ctrl_c_says_how_to_resume(tmp_path, mnist_dir):
     env = {**os.environ, "MNIST_DATA_DIR": str(mnist_dir)}
     process = subprocess.Popen(
         [sys.executable, "-m", "train.cli", *TRAIN_ARGS, "--out", str(out)],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         wait_for_epochs(out, process, 1)
@@ -144,7 +151,8 @@ def test_ctrl_c_says_how_to_resume(tmp_path, mnist_dir):
         process.kill()
     assert process.returncode == 130, stderr
     assert "--resume" in stderr and "Traceback" not in stderr
-    assert (out / ".checkpoint" / "last.keras").is_file()
+    assert (out / ".checkpoint" / "state.json").is_file() and any((out / ".checkpoint" / "backup").iterdir())
+    assert len(list((out / ".checkpoint").glob("best-*.keras"))) == 1
     assert not (out / "metrics.json").exists()
 
 
@@ -160,7 +168,7 @@ def test_same_seed_same_result(tmp_path, mnist_dir):
     import keras
 
     a, b = (keras.models.load_model(tmp_path / n / "model.keras") for n in ("a", "b"))
-    for wa, wb in zip(a.get_weights(), b.get_weights()):
+    for wa, wb in zip(a.get_weights(), b.get_weights(), strict=True):
         np.testing.assert_array_equal(wa, wb)
 
 
@@ -170,9 +178,7 @@ def test_fashion_records_class_names(tmp_path, mnist_dir, monkeypatch):
     from train.data import CLASS_NAMES
     from train.trainer import TrainConfig, train
 
-    metrics = train(
-        TrainConfig(model="mlp", epochs=1, limit=500, dataset="fashion", out=str(tmp_path)), progress=False
-    )
+    metrics = train(TrainConfig(model="mlp", epochs=1, limit=500, dataset="fashion", out=str(tmp_path)), progress=False)
     assert metrics["dataset"] == "fashion"
     assert metrics["class_names"] == list(CLASS_NAMES["fashion"]) and metrics["class_names"][9] == "Ankle boot"
 

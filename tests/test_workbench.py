@@ -19,7 +19,7 @@ from PIL import Image
 from edge.runtime import Classifier
 from train import plots
 from train.evaluation import confusion_matrix, evaluate, misclassified, per_class_accuracy, top_k
-from train.show import plot_mistakes, plot_predictions
+from train.plots import plot_mistakes, plot_predictions
 
 ROOT = Path(__file__).resolve().parents[1]
 

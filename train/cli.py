@@ -4,30 +4,33 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import asdict
 
 from edge.mnist_data import DataError
-from train.trainer import DEFAULT_EPOCHS, TrainConfig, TrainError, TrainingInterrupted
+from train.augment import AUGMENTATIONS
+from train.trainer import TrainConfig, TrainError, TrainingInterrupted
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line as TrainConfig's fields; every default is TrainConfig's own."""
     p = argparse.ArgumentParser(
         prog="mnist-train",
         description="Train an MNIST (or Fashion-MNIST) classifier in Keras - on MNIST, on your own digit photos, "
         "or both - and export a SavedModel for mnist-convert.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    p.add_argument("--model", default="cnn", help="architecture: mlp, lenet, cnn or tiny (for microcontrollers; train/models.py)")
-    p.add_argument("--epochs", type=int, default=DEFAULT_EPOCHS, help="passes over the training set")
-    p.add_argument("--batch-size", type=int, default=128)
-    p.add_argument("--lr", type=float, default=None, help="peak learning rate (cosine decay); default per model")
+    p.add_argument("--model", help="architecture: mlp, lenet, cnn or tiny (for microcontrollers; train/models.py)")
+    p.add_argument("--epochs", type=int, help="passes over the training set")
+    p.add_argument("--batch-size", type=int, help="images per training step")
+    p.add_argument("--lr", type=float, help="peak learning rate (cosine decay); default per model")
     p.add_argument(
         "--augment",
         nargs="?",
         const="shapes",
-        choices=("shapes",),
+        choices=AUGMENTATIONS,
         help="shapes: random shifts, rotations and zoom (train/augment.py)",
     )
-    p.add_argument("--dataset", choices=("mnist", "fashion"), default="mnist")
+    p.add_argument("--dataset", choices=("mnist", "fashion"), help="which dataset (or, with --mix-mnist, which to add)")
     p.add_argument(
         "--data-dir",
         help="folder with the four IDX files or mnist.npz (default: $MNIST_DATA_DIR, "
@@ -45,21 +48,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         action="store_true",
         help="leave out (and list) images in --data-dir that cannot be used, instead of stopping",
     )
-    p.add_argument("--out", default="artifacts", help="where to write the model and reports")
+    p.add_argument("--out", help="where to write the model and reports")
     p.add_argument("--resume", action="store_true", help="continue the interrupted run in --out")
-    p.add_argument("--seed", type=int, default=42, help="same seed, same data: same model")
+    p.add_argument("--seed", type=int, help="same seed, same data: same model")
     p.add_argument("--limit", type=int, help="train on the first N training images only (a quick try)")
     p.add_argument("--init-from", help="start from this trained .keras model (fine-tuning)")
     p.add_argument("--verbose", action="store_true", help="show TensorFlow's own log lines")
+    p.set_defaults(**asdict(TrainConfig()))  # one home for each default: TrainConfig
     return p.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    from train.tf_quiet import quiet_tensorflow
-
-    quiet_tensorflow(args.verbose, native=True)
-    config = TrainConfig(**{k: v for k, v in vars(args).items()})
+    config = TrainConfig(**vars(parse_args(argv)))
     try:
         from train.trainer import train
 

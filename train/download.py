@@ -1,26 +1,24 @@
 """Download the four MNIST (or Fashion-MNIST) IDX files from public mirrors into a per-user cache.
 
-Mirrors come and go (yann.lecun.com has refused downloads for long stretches), so each file is
-tried on every mirror in turn and accepted only when its checksum matches what the maintainers
-published. A file is streamed into a temporary name next to its final one and moved into place
-only once verified, so an interrupted or corrupt download never leaves a half-written file.
+``pooch`` does the download itself: it streams each file into a temporary name beside its final
+one, checks the checksum the maintainers published, and only then moves it into place, so an
+interrupted or corrupt download never leaves a half-written file; a cached file that matches is
+not fetched again. What pooch lacks is kept here: mirrors come and go (yann.lecun.com has
+refused downloads for long stretches), so each file is tried on every mirror in turn, the mirror
+that worked is tried first for the next file, and every failure ends in one line that says what
+to do.
 """
 
 from __future__ import annotations
 
-import hashlib
-import http.client
 import os
 import re
-import socket
 import sys
-import tempfile
-import urllib.error
-import urllib.request
 from pathlib import Path
-from typing import BinaryIO
 from urllib.parse import urlsplit
 
+import pooch
+import requests
 from tqdm import tqdm
 
 from edge.mnist_data import IDX_FILES, DataError
@@ -63,7 +61,7 @@ TITLES = {"mnist": "MNIST", "fashion": "Fashion-MNIST"}
 CACHE_ENV = "MNIST_CACHE_DIR"
 TIMEOUT_S = 30.0
 _CHUNK = 1 << 16
-# Some mirrors refuse urllib's default "Python-urllib/3.x" agent.
+# Some mirrors refuse the default "python-requests/x.y" or "Python-urllib/3.x" agents.
 _HEADERS = {"User-Agent": "mnist-edge (+https://pypi.org/project/mnist-edge/)"}
 
 
@@ -93,8 +91,9 @@ def fetch(
     checksums: dict[str, str] | None = None,
     progress: bool = True,
     timeout: float = TIMEOUT_S,
+    splits: tuple[str, ...] = ("train", "test"),
 ) -> Path:
-    """Make sure the four verified .gz files are in ``cache_dir`` and return that folder.
+    """Make sure the verified .gz files of ``splits`` are in ``cache_dir`` and return that folder.
 
     Files already there with the right checksum are kept as they are; the others are
     downloaded. ``checksums`` maps file name to "md5:<hex>" or "sha256:<hex>".
@@ -103,13 +102,13 @@ def fetch(
     folder = Path(cache_dir) if cache_dir is not None else default_cache_dir(dataset)
     mirrors = list(mirrors if mirrors is not None else MIRRORS[dataset])
     checksums = dict(checksums if checksums is not None else CHECKSUMS[dataset])
-    missing = [name for name in FILES if name not in checksums]
+    names = [base + ".gz" for split in splits for base in IDX_FILES[split]]
+    missing = [name for name in names if name not in checksums]
     if missing:
         raise ValueError(f"no checksum given for {', '.join(missing)}")
     if not mirrors:
         raise ValueError("no mirrors given")
-    for name in FILES:
-        _parse(checksums[name])  # a malformed checksum is a programming error: fail before any work
+    known = {name: _parse(checksums[name]) for name in names}  # a malformed checksum fails before any work
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as e:
@@ -118,11 +117,12 @@ def fetch(
             f"set {CACHE_ENV} to a writable folder or pass --data-dir"
         ) from None
 
-    todo = [name for name in FILES if not _verified(folder / name, checksums[name])]
+    todo = [name for name in names if not _verified(folder / name, known[name])]
     if todo and progress:
         print(f"Downloading {len(todo)} {TITLES[dataset]} file(s) into {folder}", file=sys.stderr)
+    pooch.get_logger().setLevel("WARNING")  # its "Downloading data from ..." line: we say it once, above
     for name in todo:
-        used = _download(name, mirrors, checksums[name], folder, progress, timeout)
+        used = _download(name, mirrors, known[name], folder, progress, timeout)
         # The mirror that worked goes first for the remaining files: no waiting on a dead one again.
         mirrors.remove(used)
         mirrors.insert(0, used)
@@ -149,96 +149,92 @@ def _download(name: str, mirrors: list[str], checksum: str, folder: Path, progre
 
 
 def _download_from(url: str, target: Path, checksum: str, progress: bool, timeout: float) -> None:
-    """Stream ``url`` into a temporary file beside ``target``, verify it, then move it into place."""
-    algorithm, expected = _parse(checksum)
-    hasher = hashlib.new(algorithm)
-    tmp = None
+    """``pooch.retrieve`` from one mirror, its failures turned into a short reason (or our own disk's DataError)."""
+    bar = _Bar(target.name) if progress else False
+    downloader = pooch.HTTPDownloader(progressbar=bar, chunk_size=_CHUNK, timeout=timeout, headers=_HEADERS)
     try:
-        try:
-            handle, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
-            tmp = Path(tmp_name)
-            with os.fdopen(handle, "wb") as out:
-                _stream(url, out, hasher, target.name, progress, timeout)
-            if hasher.hexdigest() != expected:
-                raise _MirrorFailed(
-                    f"checksum mismatch ({algorithm} {hasher.hexdigest()[:12]}..., expected {expected[:12]}...)"
-                )
-            os.replace(tmp, target)
-        except OSError as e:  # _stream turns network errors into _MirrorFailed: this is our own disk failing
-            raise DataError(
-                f"{target.parent}: cannot write {target.name} ({e.strerror or e}); "
-                f"free some space or set {CACHE_ENV} to a writable folder, or pass --data-dir"
-            ) from None
-    finally:
-        if tmp is not None:
-            tmp.unlink(missing_ok=True)  # after os.replace the name is gone and this does nothing
-
-
-def _stream(url: str, out: BinaryIO, hasher, name: str, progress: bool, timeout: float) -> None:
-    """Copy ``url`` into ``out`` and ``hasher``; any failure on the network side is the mirror's."""
-    try:
-        response = urllib.request.urlopen(urllib.request.Request(url, headers=_HEADERS), timeout=timeout)
-    except (urllib.error.URLError, http.client.HTTPException, OSError) as e:
+        pooch.retrieve(url, checksum, fname=target.name, path=target.parent, downloader=downloader)
+    except requests.RequestException as e:  # before OSError: requests' errors are OSErrors too
         raise _MirrorFailed(*_reason(e)) from None
-    total = int(response.headers.get("Content-Length") or 0) or None
-    bar = tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc=name, disable=not progress)
-    received = 0
-    with response, bar:
-        while True:
-            try:
-                chunk = response.read(_CHUNK)
-            except (http.client.HTTPException, OSError) as e:
-                raise _MirrorFailed(*_reason(e)) from None
-            if not chunk:
-                break
-            hasher.update(chunk)
-            out.write(chunk)
-            received += len(chunk)
-            bar.update(len(chunk))
-    if total is not None and received < total:
-        raise _MirrorFailed(f"connection dropped after {received} of {total} bytes")
+    except ValueError as e:  # pooch: the downloaded file's hash is not the known one
+        found = re.search(r"expected (\w+) but got (\w+)", str(e))
+        algorithm = checksum.partition(":")[0]
+        detail = f" ({algorithm} {found[2][:12]}..., expected {found[1][:12]}...)" if found else ""
+        raise _MirrorFailed(f"checksum mismatch{detail}") from None
+    except OSError as e:  # our own disk failing
+        raise DataError(
+            f"{target.parent}: cannot write {target.name} ({e.strerror or e}); "
+            f"free some space or set {CACHE_ENV} to a writable folder, or pass --data-dir"
+        ) from None
+    finally:
+        if bar:
+            bar.close()
 
 
-def _reason(error: BaseException) -> tuple[str, bool]:
+class _Bar:
+    """The progress bar pooch drives, drawn once a mirror answers (a dead mirror draws none), named after the file."""
+
+    def __init__(self, name: str):
+        self.name, self.bar = name, None
+
+    @property
+    def total(self) -> int | None:
+        return self.bar.total if self.bar is not None else None
+
+    @total.setter
+    def total(self, value: int) -> None:  # pooch sets it from Content-Length once the response is there
+        self.bar = tqdm(total=value or None, unit="B", unit_scale=True, unit_divisor=1024, desc=self.name)
+
+    def update(self, n: int) -> None:
+        self.bar.update(n)
+
+    def reset(self) -> None:
+        self.bar.reset()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _reason(error: requests.RequestException) -> tuple[str, bool]:
     """A few words on why a mirror failed, for a one-line message, and whether it was unreachable."""
-    if isinstance(error, urllib.error.HTTPError):
-        return f"HTTP {error.code} {error.reason}".strip(), False
-    inner = error.reason if isinstance(error, urllib.error.URLError) else error
-    if isinstance(inner, TimeoutError) or "timed out" in str(inner):
+    if isinstance(error, requests.HTTPError) and error.response is not None:
+        return f"HTTP {error.response.status_code} {error.response.reason or ''}".strip(), False
+    if isinstance(error, requests.Timeout):
         return "timed out", True
-    if isinstance(inner, ConnectionRefusedError):
+    text = str(error)
+    if isinstance(error, requests.exceptions.ChunkedEncodingError) or "IncompleteRead" in text:
+        read = re.search(r"IncompleteRead\((\d+) bytes read, (\d+) more expected", text)
+        if read:
+            got, more = int(read[1]), int(read[2])
+            return f"connection dropped after {got} of {got + more} bytes", False
+        return "connection dropped before the end of the file", False
+    if "Connection refused" in text:
         return "connection refused", True
-    if isinstance(inner, socket.gaierror):
+    if "NameResolution" in text or "Name or service not known" in text or "getaddrinfo" in text:
         return "host not found", True
-    unreachable = isinstance(inner, OSError) and not isinstance(inner, http.client.HTTPException)
-    text = getattr(inner, "strerror", None) or str(inner) or type(inner).__name__
-    return " ".join(str(text).split()), unreachable
+    if isinstance(error, requests.ConnectionError):
+        return "cannot connect", True
+    return " ".join(text.split())[:120] or type(error).__name__, False
 
 
-def _parse(checksum: str) -> tuple[str, str]:
-    """("md5"|"sha256", lowercase hex) from "md5:<hex>", "sha256:<hex>" or bare hex (told apart by length)."""
+def _parse(checksum: str) -> str:
+    """ "md5:<hex>" or "sha256:<hex>" (pooch's form) from those or bare hex (told apart by length)."""
     algorithm, _, value = checksum.strip().rpartition(":")
     value = value.lower()
     if not algorithm:
         algorithm = {32: "md5", 64: "sha256"}.get(len(value), "")
     if algorithm not in ("md5", "sha256") or not re.fullmatch(r"[0-9a-f]+", value):
         raise ValueError(f"checksum must look like 'md5:<hex>' or 'sha256:<hex>', not {checksum!r}")
-    if len(value) != hashlib.new(algorithm).digest_size * 2:
+    if len(value) != {"md5": 32, "sha256": 64}[algorithm]:
         raise ValueError(f"{checksum!r}: wrong length for {algorithm}")
-    return algorithm, value
+    return f"{algorithm}:{value}"
 
 
 def _verified(path: Path, checksum: str) -> bool:
     """Whether ``path`` exists and matches ``checksum`` (what makes a cached file good to keep)."""
-    algorithm, expected = _parse(checksum)
-    hasher = hashlib.new(algorithm)
-    try:
-        with open(path, "rb") as f:
-            while chunk := f.read(1 << 20):
-                hasher.update(chunk)
-    except OSError:
-        return False
-    return hasher.hexdigest() == expected
+    algorithm, _, expected = checksum.partition(":")
+    return path.is_file() and pooch.file_hash(str(path), alg=algorithm) == expected
 
 
 def _check_dataset(dataset: str) -> None:

@@ -9,15 +9,15 @@ float model's. Results are recorded in the ``metrics.json`` next to the model, u
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from edge.files import write_json
+from edge.model_info import ModelInfoError, model_info, read_metrics
 from edge.preprocess import normalize
 from train.data import CLASS_NAMES
-from train.files import write_json
 
 
 class ModelError(Exception):
@@ -106,26 +106,10 @@ def predict(model_path: str | Path, images: np.ndarray) -> np.ndarray:
     return np.asarray(model.predict(normalize(images), batch_size=512, verbose=0), dtype=np.float32)
 
 
-def model_metadata(model_path: str | Path) -> dict:
-    """What the training and conversion wrote beside a model: its dataset, class names and data.
-
-    Read from ``metrics.json`` (mnist-train) or, for a .tflite, ``manifest.json`` (mnist-convert)
-    in the model's folder; an empty dict when neither is there.
-    """
-    folder = Path(model_path).parent
-    found: dict = {}
-    for name in ("manifest.json", "metrics.json"):  # the training's own record wins
-        try:
-            found.update(json.loads((folder / name).read_text()))
-        except (OSError, ValueError):
-            continue
-    return found
-
-
 def class_names_for(model_path: str | Path, num_classes: int) -> list[str]:
     """The model's class names: from its metrics.json or manifest.json, else the dataset's."""
-    meta = model_metadata(model_path)
-    names = [str(c) for c in meta.get("class_names", CLASS_NAMES.get(meta.get("dataset", "mnist"), ()))]
+    info = model_info(model_path)
+    names = info.class_names or list(CLASS_NAMES.get(info.dataset or "mnist", ()))
     if len(names) != num_classes:
         names = list(CLASS_NAMES["mnist"]) if num_classes == 10 else [str(i) for i in range(num_classes)]
     return names
@@ -152,7 +136,8 @@ def summary(evaluation: Evaluation, data: dict) -> dict:
         "test_images": len(evaluation.labels),
         "accuracy": round(evaluation.accuracy, 6),
         "per_class_accuracy": {
-            name: (None if np.isnan(r) else round(float(r), 6)) for name, r in zip(evaluation.class_names, rates)
+            name: (None if np.isnan(r) else round(float(r), 6))
+            for name, r in zip(evaluation.class_names, rates, strict=True)
         },
         "confusion_matrix": matrix.tolist(),
         "confusion_matrix_axes": "rows: true class, columns: predicted class, in class_names order",
@@ -165,9 +150,10 @@ def record(evaluation: Evaluation, data: dict) -> Path:
     """Add the evaluation to ``metrics.json`` beside the model (written whole, then swapped in)."""
     path = evaluation.model.parent / "metrics.json"
     try:
-        metrics = json.loads(path.read_text()) if path.is_file() else {}
-    except ValueError:
-        raise ModelError(f"{path}: not valid JSON; fix or delete it") from None
+        found = read_metrics(path.parent)
+    except ModelInfoError as e:
+        raise ModelError(str(e)) from None
+    metrics = found.raw if found else {}
     metrics.setdefault("evaluations", {})[evaluation.model.name] = summary(evaluation, data)
     write_json(path, metrics)
     return path

@@ -24,11 +24,12 @@ from pathlib import Path
 
 import numpy as np
 
+from edge.files import replace_folder, write_json
+from train.defaults import KERAS_MODEL
 from train.evaluation import ModelError
-from train.files import replace_folder, write_json
-from train.show import HelpFormatter, OneLineParser
+from train.show import HelpFormatter, OneLineParser, add_output_arguments
+from train.tables import format_table
 
-DEFAULT_MODEL = Path("artifacts") / "model.keras"
 INDEX = "index.json"
 # Significant digits that round-trip each float type exactly through text.
 _DIGITS = {np.dtype("float16"): 5, np.dtype("float32"): 9, np.dtype("float64"): 17}
@@ -154,8 +155,7 @@ def summary_table(index: dict) -> str:
         for entry in layer["weights"]:
             shape = "x".join(map(str, entry["shape"])) or "scalar"
             rows.append((layer["name"], layer["class"], entry["name"], shape, f"{entry['count']:,}", entry["file"]))
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows)
+    return format_table(rows, rule=False)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -167,17 +167,10 @@ def main(argv: list[str] | None = None) -> int:
         formatter_class=HelpFormatter,
     )
     parser.add_argument(
-        "--model", type=Path, default=DEFAULT_MODEL, metavar="FILE", help=".keras model written by mnist-train"
+        "--model", type=Path, default=KERAS_MODEL, metavar="FILE", help=".keras model written by mnist-train"
     )
-    parser.add_argument(
-        "--out",
-        type=Path,
-        default=None,
-        metavar="DIR",
-        help="folder for the text files [default: weights/ beside the model]",
-    )
+    add_output_arguments(parser, "folder for the text files [default: weights/ beside the model]")
     parser.add_argument("--quiet", action="store_true", help="do not print the table of layers")
-    parser.add_argument("--verbose", action="store_true", help="show TensorFlow's own log lines")
     try:
         args = parser.parse_args(argv)
     except SystemExit as done:  # --help, or a usage error already printed on one line
@@ -185,12 +178,12 @@ def main(argv: list[str] | None = None) -> int:
     out = args.out or args.model.parent / "weights"
     try:
         if args.model.suffix != ".keras":
-            raise ModelError(f"--model {args.model}: give the .keras model mnist-train wrote (e.g. {DEFAULT_MODEL})")
+            raise ModelError(f"--model {args.model}: give the .keras model mnist-train wrote (e.g. {KERAS_MODEL})")
         if not args.model.is_file():
             raise ModelError(f"--model {args.model}: no such file; train a model with mnist-train first")
-        from train.tf_quiet import quiet_tensorflow
+        from train.tf_quiet import import_tensorflow
 
-        quiet_tensorflow(args.verbose, native=True)
+        import_tensorflow(args.verbose)
         import keras
 
         try:

@@ -70,9 +70,9 @@ def check_layout(folder: str | Path) -> dict[str, list[Path]]:
     empty = [name for name, paths in files.items() if not paths]
     if empty:
         shown = ", ".join(str(folder / name) for name in empty[:3]) + (" ..." if len(empty) > 3 else "")
+        where = "this class folder" if len(empty) == 1 else "these class folders"
         raise DataError(
-            f"{shown}: no images (.png, .jpg, .jpeg, .bmp, .webp ...) in {'this class folder' if len(empty) == 1 else 'these class folders'}; "
-            "add some or remove the folder"
+            f"{shown}: no images (.png, .jpg, .jpeg, .bmp, .webp ...) in {where}; add some or remove the folder"
         )
     return files
 
@@ -120,11 +120,7 @@ def held_out(paths: list[Path], labels: np.ndarray, fraction: float = TEST_FRACT
     test = np.zeros(len(paths), dtype=bool)
     for label in np.unique(labels):
         members = np.flatnonzero(labels == label)
-        count = round(len(members) * fraction)
-        if len(members) >= 2:
-            count = min(max(count, 1), len(members) - 1)
-        else:
-            count = 0
+        count = min(max(round(len(members) * fraction), 1), len(members) - 1) if len(members) >= 2 else 0
         order = sorted(members, key=lambda i: hashlib.sha256(paths[i].name.encode()).hexdigest())
         test[order[:count]] = True
     return test

@@ -7,11 +7,13 @@ are written to a temporary name and moved into place: a crash never leaves half 
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+
+from edge.files import atomic_path
+from train.evaluation import Evaluation, top_k
 
 DPI = 100
 COLUMNS = 10  # images per row in every grid
@@ -36,13 +38,11 @@ def save(fig, path: Path) -> Path:
     """Write ``fig`` to ``path`` atomically, at its own size (no tight bounding box: sizes stay exact)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".tmp-{path.name}")
     try:
-        fig.savefig(tmp, dpi=DPI, format="png")
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=DPI, format="png")
     finally:
         _pyplot().close(fig)
-        tmp.unlink(missing_ok=True)
     return path
 
 
@@ -254,3 +254,67 @@ def plot_confusion(matrix: np.ndarray, class_names: Sequence[str], path: Path, t
     bars_ax.grid(axis="x", alpha=0.3)
     fig.suptitle(title, fontsize=13, weight="bold")
     return save(fig, path)
+
+
+def plot_predictions(evaluation: Evaluation, images: np.ndarray, picked: np.ndarray, path: Path, where: str) -> Path:
+    """Grid of ``picked`` images: green prediction when right, red prediction in a red frame when wrong."""
+    names, predicted = evaluation.class_names, evaluation.predictions
+    captions, frames = [], []
+    for i in picked:
+        guess, truth = predicted[i], evaluation.labels[i]
+        confidence = percent(evaluation.probabilities[i, guess])
+        if guess == truth:
+            captions.append([(f"✓ {short(names[guess], 12)}", CORRECT), (confidence, MUTED)])
+            frames.append(None)
+        else:
+            captions.append(
+                [
+                    (f"✗ {short(names[guess], 12)} {confidence}", WRONG),
+                    (f"true: {short(names[truth], 12)}", MUTED),
+                ]
+            )
+            frames.append(WRONG)
+    wrong = sum(f is not None for f in frames)
+    overall = len(evaluation.misclassified)
+    return image_grid(
+        images[picked],
+        captions,
+        f"{evaluation.model.name}: {len(picked)} random of {where}, {wrong} wrong",
+        path,
+        frames=frames,
+        subtitle=f"caption: the prediction and its probability; ✗ in a red frame: wrong (true class below). "
+        f"Over all {len(evaluation.labels):,} images: {overall:,} wrong (see mnist-show mistakes)",
+    )
+
+
+def plot_mistakes(evaluation: Evaluation, images: np.ndarray, count: int, path: Path, where: str) -> np.ndarray:
+    """Gallery of the misclassified images, most confident first; returns the indices drawn."""
+    wrong = evaluation.misclassified
+    shown = wrong[:count]
+    names = evaluation.class_names
+    classes, probabilities = top_k(evaluation.probabilities[shown], 2)
+    captions = []
+    for i, index in enumerate(shown):
+        truth = evaluation.labels[index]
+        second = CORRECT if classes[i, 1] == truth else MUTED
+        captions.append(
+            [
+                (f"true: {short(names[truth], 12)}", "black"),
+                (f"{short(names[classes[i, 0]], 12)}: {percent(probabilities[i, 0])}", WRONG),
+                (f"{short(names[classes[i, 1]], 12)}: {percent(probabilities[i, 1])}", second),
+            ]
+        )
+    total = len(evaluation.labels)
+    heading = f"{evaluation.model.name}: {len(wrong):,} of {total:,} wrong ({evaluation.accuracy:.2%} right)"
+    if len(shown) < len(wrong):
+        heading += f"; the {len(shown)} most confident mistakes"
+    image_grid(
+        images[shown],
+        captions,
+        heading,
+        path,
+        subtitle=f"{where}. Caption: true class, then the model's two likeliest classes "
+        "(red: its wrong answer; green: the right one came second)",
+        empty="No mistakes: every image is classified right.",
+    )
+    return shown

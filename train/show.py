@@ -20,12 +20,13 @@ from pathlib import Path
 import numpy as np
 
 from edge.mnist_data import DataError, Split
+from edge.model_info import model_info
 from train import plots
 from train.data import CLASS_NAMES, DATASETS, TrainingData, load_training_data
-from train.evaluation import Evaluation, ModelError, check_model_path, evaluate, model_metadata, record, top_k
+from train.defaults import ARTIFACTS, KERAS_MODEL, SEED
+from train.evaluation import Evaluation, ModelError, check_model_path, evaluate, record
 from train.image_folder import report_skipped
 
-DEFAULT_MODEL = Path("artifacts") / "model.keras"
 DEFAULT_COUNT = 50
 
 
@@ -60,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     data.add_argument("--dataset", choices=DATASETS, default="mnist", help="which dataset, unless --data-dir says")
     _data_arguments(data, "[default: MNIST_DATA_DIR, the cache, or a download]")
-    data.add_argument("--out", type=Path, default=Path("artifacts"), metavar="DIR", help="folder for the PNG")
+    data.add_argument("--out", type=Path, default=ARTIFACTS, metavar="DIR", help="folder for the PNG")
     data.set_defaults(split="train")
 
     helps = {
@@ -77,7 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
             type=Path,
             action="append",
             metavar="FILE",
-            help=f".keras or .tflite model; repeat to compare several [default: {DEFAULT_MODEL}]",
+            help=f".keras or .tflite model; repeat to compare several [default: {KERAS_MODEL}]",
         )
         cmd.add_argument(
             "--dataset",
@@ -89,16 +90,15 @@ def build_parser() -> argparse.ArgumentParser:
             cmd, "[default: the data the model was trained on, else MNIST_DATA_DIR, the cache, or a download]"
         )
         cmd.add_argument("--limit", type=int, metavar="N", help="use the first N images of the split only")
-        cmd.add_argument(
-            "--out",
-            type=Path,
-            default=None,
-            metavar="DIR",
-            help="folder for the PNG files [default: the model's folder]",
-        )
-        cmd.add_argument("--verbose", action="store_true", help="show TensorFlow's own log lines")
+        add_output_arguments(cmd, "folder for the PNG files [default: the model's folder]")
         cmd.set_defaults(split="test")
     return p
+
+
+def add_output_arguments(parser: argparse.ArgumentParser, out_help: str) -> None:
+    """``--out DIR`` and ``--verbose``, as the commands that load a Keras model take them."""
+    parser.add_argument("--out", type=Path, default=None, metavar="DIR", help=out_help)
+    parser.add_argument("--verbose", action="store_true", help="show TensorFlow's own log lines")
 
 
 def _data_arguments(cmd: argparse.ArgumentParser, default: str) -> None:
@@ -113,7 +113,7 @@ def _data_arguments(cmd: argparse.ArgumentParser, default: str) -> None:
         help="which images (of a folder of your own: its held-out fifth is the test set)",
     )
     cmd.add_argument("--count", type=int, default=DEFAULT_COUNT, metavar="N", help="images to draw (at most)")
-    cmd.add_argument("--seed", type=int, default=0, help="which random images to draw")
+    cmd.add_argument("--seed", type=int, default=SEED, help="which random images to draw")
     cmd.add_argument(
         "--skip-bad-images",
         action="store_true",
@@ -173,7 +173,7 @@ def _say_written(path: Path, what: str) -> None:
 
 
 def show_data(args: argparse.Namespace) -> Path:
-    data = load_training_data(args.dataset, args.data_dir, skip_bad_images=args.skip_bad_images)
+    data = load_training_data(args.dataset, args.data_dir, skip_bad_images=args.skip_bad_images, split=args.split)
     _report_skipped(data)
     split = _split(data, args.split)
     if len(split.labels) == 0:
@@ -206,40 +206,43 @@ def _report_skipped(data: TrainingData) -> None:
 
 def _data_for(model: Path, args: argparse.Namespace) -> tuple[TrainingData, dict]:
     """The images a model is judged on: --data-dir, else what it was trained on, else its dataset."""
-    meta = model_metadata(model)
-    dataset = args.dataset or str(meta.get("dataset", "mnist"))
+    info = model_info(model)
+    dataset = args.dataset or info.dataset or "mnist"
     if dataset not in CLASS_NAMES:
         raise DataError(f"{model.parent / 'metrics.json'}: unknown dataset {dataset!r}; give --dataset")
-    names = [str(c) for c in meta["class_names"]] if meta.get("class_names") else None
-    trained_on = meta.get("data") or {}
-    if args.data_dir or not trained_on.get("image_folder"):
-        data = load_training_data(dataset, args.data_dir, class_names=names, skip_bad_images=args.skip_bad_images)
+    names = info.class_names
+    trained_on = info.data
+    if args.data_dir or not trained_on.image_folder:
+        data = load_training_data(
+            dataset, args.data_dir, class_names=names, skip_bad_images=args.skip_bad_images, split=args.split
+        )
     else:
         data = load_training_data(
             dataset,
-            trained_on["image_folder"],
-            mix=bool(trained_on.get("mixed_with")),
+            trained_on.image_folder,
+            mix=bool(trained_on.mixed_with),
             class_names=names,
-            skip_bad_images=args.skip_bad_images or bool(trained_on.get("skipped_images")),
+            skip_bad_images=args.skip_bad_images or bool(trained_on.skipped_images),
+            split=args.split,
         )
     return data, {"dataset": dataset, **data.source, "split": args.split}
 
 
 def show_model(args: argparse.Namespace) -> list[Path]:
-    models = args.model or [DEFAULT_MODEL]
+    models = args.model or [KERAS_MODEL]
     for model in models:
         check_model_path(model)
     if args.limit is not None and args.limit < 1:
         raise DataError(f"--limit must be at least 1, not {args.limit}")
     if any(m.suffix == ".keras" for m in models):
-        from train.tf_quiet import quiet_tensorflow
+        from train.tf_quiet import import_tensorflow
 
-        quiet_tensorflow(args.verbose, native=True)
+        import_tensorflow(args.verbose)
     loaded: dict[str, tuple[TrainingData, dict]] = {}
     written, evaluations = [], []
     for model in models:
-        meta = model_metadata(model)
-        key = repr((meta.get("data"), meta.get("dataset"), meta.get("class_names")))
+        info = model_info(model)
+        key = repr((info.data, info.dataset, info.class_names))
         if key not in loaded:
             loaded[key] = _data_for(model, args)
             _report_skipped(loaded[key][0])
@@ -258,11 +261,11 @@ def show_model(args: argparse.Namespace) -> list[Path]:
         path = out / f"{args.command}_{model.stem}.png"
         if args.command == "predictions":
             picked = _sample(args.count, len(split.labels), args.seed)
-            plot_predictions(evaluation, split.images, picked, path, where)
+            plots.plot_predictions(evaluation, split.images, picked, path, where)
             shown_wrong = int((evaluation.predictions[picked] != evaluation.labels[picked]).sum())
             _say_written(path, f"{len(picked)} predictions, {shown_wrong} of them wrong (framed in red)")
         elif args.command == "mistakes":
-            shown = plot_mistakes(evaluation, split.images, args.count, path, where)
+            shown = plots.plot_mistakes(evaluation, split.images, args.count, path, where)
             what = (
                 f"all {wrong} mistakes"
                 if len(shown) == wrong
@@ -298,70 +301,6 @@ def _compare_mistakes(evaluations: list[Evaluation]) -> None:
             f"{other.model.name} vs {first.model.name}: {len(theirs & mine)} mistakes shared, "
             f"{len(theirs - mine)} only {other.model.name}, {len(mine - theirs)} only {first.model.name}"
         )
-
-
-def plot_predictions(evaluation: Evaluation, images: np.ndarray, picked: np.ndarray, path: Path, where: str) -> Path:
-    """Grid of ``picked`` images: green prediction when right, red prediction in a red frame when wrong."""
-    names, predicted = evaluation.class_names, evaluation.predictions
-    captions, frames = [], []
-    for i in picked:
-        guess, truth = predicted[i], evaluation.labels[i]
-        confidence = plots.percent(evaluation.probabilities[i, guess])
-        if guess == truth:
-            captions.append([(f"✓ {plots.short(names[guess], 12)}", plots.CORRECT), (confidence, plots.MUTED)])
-            frames.append(None)
-        else:
-            captions.append(
-                [
-                    (f"✗ {plots.short(names[guess], 12)} {confidence}", plots.WRONG),
-                    (f"true: {plots.short(names[truth], 12)}", plots.MUTED),
-                ]
-            )
-            frames.append(plots.WRONG)
-    wrong = sum(f is not None for f in frames)
-    overall = len(evaluation.misclassified)
-    return plots.image_grid(
-        images[picked],
-        captions,
-        f"{evaluation.model.name}: {len(picked)} random of {where}, {wrong} wrong",
-        path,
-        frames=frames,
-        subtitle=f"caption: the prediction and its probability; ✗ in a red frame: wrong (true class below). "
-        f"Over all {len(evaluation.labels):,} images: {overall:,} wrong (see mnist-show mistakes)",
-    )
-
-
-def plot_mistakes(evaluation: Evaluation, images: np.ndarray, count: int, path: Path, where: str) -> np.ndarray:
-    """Gallery of the misclassified images, most confident first; returns the indices drawn."""
-    wrong = evaluation.misclassified
-    shown = wrong[:count]
-    names = evaluation.class_names
-    classes, probabilities = top_k(evaluation.probabilities[shown], 2)
-    captions = []
-    for i, index in enumerate(shown):
-        truth = evaluation.labels[index]
-        second = plots.CORRECT if classes[i, 1] == truth else plots.MUTED
-        captions.append(
-            [
-                (f"true: {plots.short(names[truth], 12)}", "black"),
-                (f"{plots.short(names[classes[i, 0]], 12)}: {plots.percent(probabilities[i, 0])}", plots.WRONG),
-                (f"{plots.short(names[classes[i, 1]], 12)}: {plots.percent(probabilities[i, 1])}", second),
-            ]
-        )
-    total = len(evaluation.labels)
-    heading = f"{evaluation.model.name}: {len(wrong):,} of {total:,} wrong ({evaluation.accuracy:.2%} right)"
-    if len(shown) < len(wrong):
-        heading += f"; the {len(shown)} most confident mistakes"
-    plots.image_grid(
-        images[shown],
-        captions,
-        heading,
-        path,
-        subtitle=f"{where}. Caption: true class, then the model's two likeliest classes "
-        "(red: its wrong answer; green: the right one came second)",
-        empty="No mistakes: every image is classified right.",
-    )
-    return shown
 
 
 if __name__ == "__main__":

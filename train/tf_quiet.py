@@ -1,9 +1,11 @@
-"""Keep TensorFlow's C++ log lines and CUDA probing off the user's screen unless --verbose.
+"""Keep TensorFlow's log lines off the user's screen unless --verbose, without changing what it runs on.
 
-TF 2.21 logs through absl straight to file descriptor 2 ("oneDNN custom operations are on",
-"Could not find cuda drivers"), whatever TF_CPP_MIN_LOG_LEVEL says. So a command line tool
-points descriptor 2 at /dev/null and gives Python's own ``sys.stderr`` (our errors, progress
-bars, tracebacks) a private copy of the real one. Call before TensorFlow is first imported.
+Python's side (``tensorflow``/``absl`` loggers, Keras warnings) is quieted by log levels. The
+C++ side writes straight to file descriptor 2 at import ("Could not find cuda drivers",
+"All log messages before absl::InitializeLog() ...") whatever TF_CPP_MIN_LOG_LEVEL says, so
+:func:`import_tensorflow` imports it inside :func:`edge.native_output.native_output_captured`:
+that output is dropped when the import works, shown when it fails, and a native crash still
+reports itself. Nothing here touches the devices TensorFlow uses or its performance switches.
 """
 
 from __future__ import annotations
@@ -11,47 +13,52 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import sys
 import warnings
-from collections.abc import Iterator
+from types import ModuleType
+
+from edge.native_output import Captured, native_output_captured
 
 
-def quiet_tensorflow(verbose: bool = False, native: bool = False) -> None:
-    """Quiet TF's Python-side logs; with ``native`` (command line tools only) also its C++ lines."""
+def quiet_tensorflow(verbose: bool = False) -> None:
+    """Quiet TensorFlow's Python-side logs and its C++ log levels; call before it is first imported."""
     if verbose:
         return
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # C++ INFO/WARNING/ERROR lines
-    os.environ.setdefault("CUDA_VISIBLE_DEVICES", "-1")  # no CUDA probing on machines without a GPU
-    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
     os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
     os.environ.setdefault("ABSL_MIN_LOG_LEVEL", "3")
     warnings.filterwarnings("ignore", module="tensorflow")
     warnings.filterwarnings("ignore", module="keras")
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
     logging.getLogger("absl").setLevel(logging.ERROR)
-    # Only when stderr is still the process's own: pytest, notebooks and programs embedding us
-    # have replaced sys.stderr, and must keep it.
-    if native and sys.stderr is sys.__stderr__:
-        sys.stderr.flush()
-        private = os.fdopen(os.dup(2), "w", buffering=1, encoding=sys.stderr.encoding, errors="backslashreplace")
-        with open(os.devnull, "wb") as devnull:
-            os.dup2(devnull.fileno(), 2)
-        sys.stderr = private
 
 
-@contextlib.contextmanager
-def native_stderr_silenced(enabled: bool = True) -> Iterator[None]:
-    """Send file descriptor 2 to /dev/null: the TFLite converter's MLIR passes write there directly."""
-    if not enabled:
-        yield
-        return
-    sys.stderr.flush()
-    saved = os.dup(2)
-    try:
-        with open(os.devnull, "wb") as devnull:
-            os.dup2(devnull.fileno(), 2)
-        yield
-    finally:
-        sys.stderr.flush()
-        os.dup2(saved, 2)
-        os.close(saved)
+def import_tensorflow(verbose: bool = False) -> ModuleType:
+    """``import tensorflow``, quietly (see above), for the command line tools; returns the module."""
+    quiet_tensorflow(verbose)
+    with native_output_captured(enabled=not verbose):
+        import tensorflow as tf
+    return tf
+
+
+def native_stderr_silenced(enabled: bool = True) -> contextlib.AbstractContextManager[Captured]:
+    """Around a call whose native code writes to descriptor 2 (the TFLite converter's MLIR passes):
+    dropped when it works, shown when it raises. The same mechanism as :func:`import_tensorflow`.
+    """
+    return native_output_captured(enabled=enabled)
+
+
+def gpu_line(tf: ModuleType, verbose: bool = False) -> str | None:
+    """One line naming the GPUs TensorFlow will use, or None when it has none (it then trains on the CPU)."""
+    with native_output_captured(enabled=not verbose):  # CUDA's probing may print, even when it finds a GPU
+        gpus = tf.config.list_physical_devices("GPU")
+        names = [tf.config.experimental.get_device_details(gpu).get("device_name") or gpu.name for gpu in gpus]
+    return describe_gpus(names)
+
+
+def describe_gpus(names: list[str]) -> str | None:
+    """``["NVIDIA H100"]`` -> "Training on the GPU: NVIDIA H100"; no names -> None."""
+    if not names:
+        return None
+    if len(names) == 1:
+        return f"Training on the GPU: {names[0]}"
+    return f"Training on GPU 0 of {len(names)}: {names[0]} (Keras uses one GPU unless told otherwise)"

@@ -120,7 +120,7 @@ def test_raw_takes_28x28_images_as_they_are(tmp_path, capsys, int8_model, int8_c
     digit = sample[0][0]
     Image.fromarray(255 - digit).save(tmp_path / "inverted.png")
     Image.fromarray(digit).resize((56, 56)).save(tmp_path / "big.png")
-    code, out, err = run(capsys, "-m", int8_model, "--json", "--raw", tmp_path / "inverted.png", tmp_path / "big.png")
+    code, out, _err = run(capsys, "-m", int8_model, "--json", "--raw", tmp_path / "inverted.png", tmp_path / "big.png")
     assert code == 1
     inverted, big = (json.loads(line) for line in out)
     as_is, preprocessed = int8_classifier.predict(np.stack([255 - digit, digit]))
@@ -140,7 +140,7 @@ def test_a_bad_model_stops_with_one_line(tmp_path, capsys, png_folder, problem):
 
 
 def test_eval_mnist_reports_accuracy_and_speed(capsys, tflite_models, mnist_dir, mnist_test):
-    code, out, err = run(capsys, "-m", tflite_models["int8"], "--eval-mnist", mnist_dir, "--json")
+    code, out, _err = run(capsys, "-m", tflite_models["int8"], "--eval-mnist", mnist_dir, "--json")
     assert code == 0 and len(out) == 1
     result = json.loads(out[0])
     from edge.runtime import Classifier
@@ -153,7 +153,7 @@ def test_eval_mnist_reports_accuracy_and_speed(capsys, tflite_models, mnist_dir,
 
 
 def test_eval_mnist_on_a_folder_without_mnist(tmp_path, capsys, int8_model):
-    code, out, err = run(capsys, "-m", int8_model, "--eval-mnist", tmp_path)
+    code, _out, err = run(capsys, "-m", int8_model, "--eval-mnist", tmp_path)
     assert code == 2 and len(err) == 1 and "t10k-images-idx3-ubyte" in err[0]
 
 

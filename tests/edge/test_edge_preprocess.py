@@ -113,7 +113,7 @@ def test_uneven_light_a_table_edge_and_specks_are_ignored(sample):
     digit = sample[0][7]
     clean = prepare_image(upscaled(255 - digit, 196))
     rng = np.random.default_rng(3)
-    ys, xs = np.mgrid[0:480, 0:640].astype(np.float32)
+    _ys, xs = np.mgrid[0:480, 0:640].astype(np.float32)
     sheet = 240.0 - 90.0 * xs / 640  # a strong shadow towards the right
     sheet[:, :50] = 45.0  # the dark table beside the paper
     sheet[400:404, 560:564] = 30.0  # a speck of dirt
