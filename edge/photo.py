@@ -29,6 +29,10 @@ WORK_SIDE = 640  # photos are searched at most this many pixels a side: a digit 
 # A line is "long" when it spans this fraction of the frame along its direction: a ruled line
 # crosses the sheet; a digit's straight stroke (a 1, a 7's bar) rarely spans half the frame.
 LONG_LINE = 0.5
+# The paper is estimated in windows at least this wide (pixels): a webcam frame's strokes are
+# several pixels wide however small the frame.
+MIN_WINDOW = 15
+LUMA = np.array([0.299, 0.587, 0.114], np.float32)  # ITU-R 601, what Pillow's convert("L") uses
 
 
 class NoInkError(Exception):
@@ -46,13 +50,13 @@ class Blob:
     label: int
 
 
-def digit_ink(gray: np.ndarray, min_contrast: float) -> np.ndarray:
-    """Grey levels 0-255 (H, W) of a photo -> the digit's ink in [0, 1], cropped to the digit.
+def digit_ink(pixels: np.ndarray, min_contrast: float) -> np.ndarray:
+    """A photo, 0-255 grey (H, W) or colour (H, W, 3) -> the digit's ink in [0, 1], cropped to the digit.
 
     ``min_contrast`` (of 255) is the least difference between ink and paper that counts as ink.
     Raises :class:`NoInkError` when there is no digit.
     """
-    small = _work_size(gray)
+    small = _ink_gray(_work_size(pixels))
     if float(np.ptp(small)) < min_contrast:
         raise NoInkError("no digit found: the image is blank, or the ink has too little contrast with the paper")
     if not _ink_is_dark(small):
@@ -60,11 +64,11 @@ def digit_ink(gray: np.ndarray, min_contrast: float) -> np.ndarray:
     # The paper is estimated in a window wider than the strokes, and the narrower it is, the
     # closer it follows a shadow's edge. Start narrow (a pen); if the strokes seen through the
     # widest window are wider than that (a marker, a tight crop), look again with a wider one.
-    window, widest = _window(small.shape, 0.035), _window(small.shape, 0.25)
+    window, widest = max(_window(small.shape, 0.035), MIN_WINDOW), _window(small.shape, 0.25)
     found = _find(small, window, min_contrast)
     x, y, w, h = found.box
-    wide = _flat_field(small, widest)[y : y + h, x : x + w] > found.floor
-    width = stroke_width(wide)
+    seen = stroke_width(found.digit[y : y + h, x : x + w])  # near the window's width: only half filled in
+    width = max(_hollow_width(small, found, widest), seen if seen > 0.8 * window else 0.0)
     if width > 0.3 * window:
         found = _find(small, min(2 * round(2.0 * width) + 1, widest), min_contrast)
     ink = found.darkness * found.digit
@@ -92,7 +96,7 @@ def _find(gray: np.ndarray, window: int, min_contrast: float) -> _Found:
     darkness = _flat_field(gray, window)
     noise = _robust_sigma(darkness)
     darkness = _without_lines(darkness, noise)
-    mask, floor = _ink_mask(darkness, noise, min_contrast / 255.0)
+    mask, floor = _ink_mask(darkness, _robust_sigma(darkness), min_contrast / 255.0)
     _, labels, stats, _ = cv2.connectedComponentsWithStats(_grouped(mask), connectivity=8)
     chosen = _choose(_blobs(darkness, mask, labels, stats), darkness.shape)
     digit = np.isin(labels, [b.label for b in chosen]) & mask
@@ -103,6 +107,29 @@ def _find(gray: np.ndarray, window: int, min_contrast: float) -> _Found:
     return _Found(darkness, digit, (x0, y0, x1 - x0, y1 - y0), floor)
 
 
+def _hollow_width(gray: np.ndarray, found: _Found, widest: int) -> float:
+    """The width of the found strokes as the widest window sees them, or 0 if they were not hollow.
+
+    A marker's stroke, wider than the window, is seen as its two edges; through the widest
+    window it is solid, and as dark inside as at its edges. A pen's stroke in a shadow is seen
+    whole either way; through the widest window the shadow around it shows too, but fainter.
+    """
+    import cv2
+
+    x, y, w, h = found.box
+    grow = max(w, h) // 2  # and around it: a filled loop beside a stroke may have been left out
+    x0, y0 = max(x - grow, 0), max(y - grow, 0)
+    x1, y1 = min(x + w + grow, gray.shape[1]), min(y + h + grow, gray.shape[0])
+    darkness = _flat_field(gray, widest)[y0:y1, x0:x1]
+    narrow = found.digit[y0:y1, x0:x1]
+    wide = darkness > found.floor
+    level = float(np.median(darkness[narrow]))
+    beyond = (darkness > 0.5 * level) & ~cv2.dilate(narrow.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+    if beyond.sum() <= 0.02 * narrow.sum() or np.median(darkness[beyond]) < 0.85 * level:
+        return 0.0  # nothing more to see, or only a shadow around the strokes
+    return stroke_width(wide)
+
+
 def stroke_width(mask: np.ndarray) -> float:
     """Mean stroke width: ink area over half its outline (a stroke has two edges)."""
     padded = np.pad(mask, 1)
@@ -111,15 +138,42 @@ def stroke_width(mask: np.ndarray) -> float:
     return 2.0 * float(mask.sum()) / outline if outline else 0.0
 
 
-def _work_size(gray: np.ndarray) -> np.ndarray:
+def _work_size(pixels: np.ndarray) -> np.ndarray:
     import cv2
 
-    side = max(gray.shape)
+    side = max(pixels.shape[:2])
     if side <= WORK_SIDE:
-        return gray.astype(np.float32)
+        return pixels.astype(np.float32)
     scale = WORK_SIDE / side
-    size = (max(1, round(gray.shape[1] * scale)), max(1, round(gray.shape[0] * scale)))
-    return cv2.resize(gray.astype(np.float32), size, interpolation=cv2.INTER_AREA)
+    size = (max(1, round(pixels.shape[1] * scale)), max(1, round(pixels.shape[0] * scale)))
+    return cv2.resize(pixels.astype(np.float32), size, interpolation=cv2.INTER_AREA)
+
+
+def _ink_gray(pixels: np.ndarray) -> np.ndarray:
+    """Colour -> grey that keeps the ink's contrast: the channels the ink darkens, weighted by how much.
+
+    Black ink and shadows darken all three channels alike, and luma serves them; a red pen on
+    green paper barely changes luma but darkens green and blue. The ink is taken to be the
+    strongest deviations from the local paper colour (on a small copy: fast, and noise averages out).
+    """
+    import cv2
+
+    if pixels.ndim == 2:
+        return pixels
+    luma = pixels @ LUMA
+    scale = min(1.0, 160 / max(pixels.shape[:2]))
+    size = (max(1, round(pixels.shape[1] * scale)), max(1, round(pixels.shape[0] * scale)))
+    small = cv2.resize(pixels, size, interpolation=cv2.INTER_AREA)
+    paper = cv2.medianBlur(np.clip(small, 0, 255).astype(np.uint8), _window(small.shape[:2], 0.1))
+    darkness = 1.0 - small / np.maximum(paper.astype(np.float32), 8.0)
+    strength = darkness.max(axis=2)
+    strong = strength >= max(float(np.percentile(strength, 99.5)), 0.1)
+    if not strong.any():
+        return luma
+    absorbed = np.clip(darkness[strong].mean(axis=0), 0.0, None)
+    if absorbed.min() > 0.5 * absorbed.max():  # grey ink or a shadow: luma's noise is lowest
+        return luma
+    return pixels @ (absorbed / absorbed.sum()).astype(np.float32)
 
 
 def _window(shape: tuple[int, ...], fraction: float) -> int:
@@ -139,14 +193,26 @@ def _ink_is_dark(gray: np.ndarray) -> bool:
     import cv2
 
     low, high = np.percentile(gray, [2, 98])
-    if np.median(gray) >= (low + high) / 2:
+    if high - low > 16.0 and np.median(gray) > (low + high) / 2:  # (a digit on 2 % of the frame: no range)
         return True
-    scale = min(1.0, 160 / max(gray.shape))
+    scale = min(1.0, 320 / max(gray.shape))
     size = (max(1, round(gray.shape[1] * scale)), max(1, round(gray.shape[0] * scale)))
     small = cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
     small = np.clip(small, 0, 255).astype(np.uint8)
-    paper = cv2.medianBlur(small, _window(small.shape, 0.1))
-    deviation = small.astype(np.float32) - paper
+    paper = cv2.medianBlur(small, _window(small.shape, 0.1)).astype(np.float32)
+    small = small.astype(np.float32)
+    # A shadow's edge deviates from the median by the shadow's depth either way; ink deviates
+    # further, relative to the brighter side: the most extreme deviations say which is ink.
+    darker = np.clip((paper - small) / np.maximum(paper, 1.0), 0.0, 1.0)
+    lighter = np.clip((small - paper) / np.maximum(small, 1.0), 0.0, 1.0)
+    dark_top, light_top = np.percentile(darker, 99.99), np.percentile(lighter, 99.99)
+    if abs(dark_top - light_top) > 0.1:
+        return bool(dark_top > light_top)
+    # Otherwise the larger mass of strong deviations, darker or lighter, is the ink.
+    size = (max(1, round(small.shape[1] / 2)), max(1, round(small.shape[0] / 2)))
+    small = cv2.resize(small, size, interpolation=cv2.INTER_AREA)
+    paper = cv2.medianBlur(np.clip(small, 0, 255).astype(np.uint8), _window(small.shape, 0.1)).astype(np.float32)
+    deviation = small - paper
     strong = np.abs(deviation) > max(3.0 * _robust_sigma(deviation), 8.0)
     return float(-deviation[strong & (deviation < 0)].sum()) >= float(deviation[strong & (deviation > 0)].sum())
 
@@ -185,43 +251,71 @@ def _without_lines(darkness: np.ndarray, noise: float) -> np.ndarray:
     widen = cv2.dilate(darkness, np.ones((3, 3), np.uint8))  # the line's darkness, a pixel off or not
     thickness = max(3, round(max(height, width) / 200))
     found = []  # (darkness, angle, offset, start, end)
-    for x1, y1, x2, y2 in segments.reshape(-1, 4):
+    for segment in segments.reshape(-1, 4):
+        x1, y1, x2, y2 = (float(v) for v in segment)
         length = math.hypot(x2 - x1, y2 - y1)
         angle = math.atan2(y2 - y1, x2 - x1) % math.pi
         span = min(width / max(abs(math.cos(angle)), 1e-6), height / max(math.sin(angle), 1e-6))
         if length < LONG_LINE * span:
             continue
+        x1, y1, x2, y2 = _centred_on_line(darkness, (x1, y1, x2, y2), thickness)
         steps = np.linspace(0.0, 1.0, max(2, round(length)))
         xs = np.clip(np.rint(x1 + (x2 - x1) * steps).astype(int), 0, width - 1)
         ys = np.clip(np.rint(y1 + (y2 - y1) * steps).astype(int), 0, height - 1)
         level = float(np.median(widen[ys, xs]))
-        # A line is thin: paper on both sides of it. The edge of a thick stroke has ink on one.
-        beside = thickness + 2
-        nx, ny = -math.sin(angle) * beside, math.cos(angle) * beside
-        sides = [
-            float(np.median(darkness[np.clip(ys + round(sy), 0, height - 1), np.clip(xs + round(sx), 0, width - 1)]))
-            for sx, sy in ((nx, ny), (-nx, -ny))
-        ]
+        crossing = length >= 0.9 * span  # frame to frame: no digit's stroke does that
+        # A line is thin: paper on both sides of it (a double margin line: right beside it, or
+        # a little further on). Beside the middle of a thick stroke is ink.
+        sides = []
+        for sign in (1, -1):
+            levels = []
+            for beside in range(thickness, (2 * thickness + 5) if crossing else (thickness + 3), 2):
+                sx, sy = -math.sin(angle) * beside * sign, math.cos(angle) * beside * sign
+                across = darkness[np.clip(ys + round(sy), 0, height - 1), np.clip(xs + round(sx), 0, width - 1)]
+                levels.append(float(np.median(across)))
+            sides.append(min(levels))
         if max(sides) > 0.5 * level:
             continue
         offset = x1 * math.sin(angle) - y1 * math.cos(angle)
-        found.append((level, angle, offset, (int(x1), int(y1)), (int(x2), int(y2))))
+        found.append((level, angle, offset, crossing, (round(x1), round(y1)), (round(x2), round(y2))))
     # A ruled or squared sheet has families of parallel lines; a lone straight line (a margin, an
-    # edge) is taken out only if it is fainter than the ink, or a 7's bar in a tight crop would go.
+    # edge) is taken out if it crosses the whole frame (a digit lies inside the frame) or is
+    # fainter than the ink; a 7's bar in a tight crop is neither.
     peak = float(cv2.blur(darkness, (3, 3)).max())
     kept = []
-    for level, angle, offset, start, end in found:
+    for level, angle, offset, crossing, start, end in found:
         family = sum(
             1
-            for _, other, shift, _, _ in found
+            for _, other, shift, _, _, _ in found
             if abs(math.remainder(other - angle, math.pi)) < 0.07 and abs(shift - offset) > 2 * thickness
         )
-        if family >= 2 or level < 0.6 * peak:
+        if family >= 2 or crossing or level < 0.6 * peak:
             kept.append((level, start, end))
     lines = np.zeros_like(darkness)
     for level, start, end in sorted(kept):  # darkest last: where lines cross, the darker one counts
         cv2.line(lines, start, end, level, thickness)
     return np.clip(1.0 - (1.0 - darkness) / np.maximum(1.0 - lines, 0.05), 0.0, 1.0)
+
+
+def _centred_on_line(darkness: np.ndarray, segment: tuple[float, ...], reach: int) -> tuple[float, ...]:
+    """A Hough segment moved onto the line's darkest pixels: its angle is a half degree coarse,
+    a few pixels off at the ends of a long line, which would leave a trace of the line behind."""
+    import cv2
+
+    height, width = darkness.shape
+    x1, y1, x2, y2 = segment
+    length = math.hypot(x2 - x1, y2 - y1)
+    nx, ny = -(y2 - y1) / length, (x2 - x1) / length
+    steps = np.linspace(0.0, 1.0, max(2, round(length / 2)))[:, None]
+    offsets = np.arange(-reach, reach + 1)[None, :]
+    xs = np.clip(np.rint(x1 + (x2 - x1) * steps + nx * offsets).astype(int), 0, width - 1)
+    ys = np.clip(np.rint(y1 + (y2 - y1) * steps + ny * offsets).astype(int), 0, height - 1)
+    best = np.argmax(darkness[ys, xs], axis=1)
+    rows = np.arange(len(best))
+    points = np.column_stack([xs[rows, best], ys[rows, best]]).astype(np.float32)
+    vx, vy, px, py = (float(v) for v in cv2.fitLine(points, cv2.DIST_HUBER, 0, 0.01, 0.01).ravel())
+    ends = [((x - px) * vx + (y - py) * vy) for x, y in ((x1, y1), (x2, y2))]
+    return px + vx * ends[0], py + vy * ends[0], px + vx * ends[1], py + vy * ends[1]
 
 
 def _ink_mask(darkness: np.ndarray, noise: float, min_contrast: float) -> tuple[np.ndarray, float]:
@@ -233,7 +327,7 @@ def _ink_mask(darkness: np.ndarray, noise: float, min_contrast: float) -> tuple[
     if candidates.sum() < 4:
         raise NoInkError("no digit found: the image is blank, or the ink has too little contrast with the paper")
     level = float(np.percentile(darkness[candidates], 99))
-    if level < max(min_contrast, 3.0 * floor):
+    if level < max(min_contrast, 2.0 * floor):
         raise NoInkError("no digit found: the image is blank, or the ink has too little contrast with the paper")
     low = (darkness > max(floor, 0.25 * level)).astype(np.uint8)
     count, labels = cv2.connectedComponents(low, connectivity=8)

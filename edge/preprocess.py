@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .photo import LUMA
+
 if TYPE_CHECKING:
     from PIL import Image
 
@@ -45,7 +47,6 @@ CENTRE = 14.0  # ... its centre of mass at pixel (14, 14), as measured on the MN
 # An image needs this much contrast (of 255) between ink and paper to hold a digit.
 MIN_CONTRAST = 24.0
 
-_LUMA = np.array([0.299, 0.587, 0.114], np.float32)  # ITU-R 601, what Pillow's convert("L") uses
 _WIDE_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I", "F")
 
 
@@ -167,15 +168,21 @@ def prepare_image(image: Image.Image) -> np.ndarray:
     """
     from PIL import ImageOps
 
-    gray = to_gray(ImageOps.exif_transpose(image))
-    if gray.shape == (FIELD, FIELD):
-        return _as_mnist(gray)
-    return _photo_to_mnist(gray)
+    pixels = to_pixels(ImageOps.exif_transpose(image))
+    if pixels.shape[:2] == (FIELD, FIELD):
+        return _as_mnist(_luma(pixels))
+    return _photo_to_mnist(pixels)
 
 
 def to_gray(image: Image.Image) -> np.ndarray:
-    """Any Pillow image -> float32 grey levels 0-255 (H, W), transparency flattened onto white.
+    """Any Pillow image -> float32 grey levels 0-255 (H, W): :func:`to_pixels`, colour as luma."""
+    return _luma(to_pixels(image))
 
+
+def to_pixels(image: Image.Image) -> np.ndarray:
+    """Any Pillow image -> float32 0-255, (H, W) grey or (H, W, 3) colour, transparency flattened onto white.
+
+    Colour is kept because a red pen on green paper can have almost the luma of the paper.
     16-bit and float images are scaled to 0-255; pictures larger than WORK_SIDE are box-reduced
     first. Ink drawn in white on a transparent background is kept (flattened onto black instead).
     """
@@ -184,16 +191,19 @@ def to_gray(image: Image.Image) -> np.ndarray:
     if side > WORK_SIDE:
         image = image.reduce(math.ceil(side / WORK_SIDE))
     pixels = np.asarray(image, dtype=np.float32)
-    if image.mode in ("L", "F"):
+    if image.mode in ("L", "F", "RGB"):
         return pixels
-    if image.mode == "RGB":
-        return pixels @ _LUMA
-    color, alpha = pixels[..., :-1], pixels[..., -1] / 255.0
-    gray = color[..., 0] if image.mode == "LA" else color @ _LUMA
-    on_white = gray * alpha + 255.0 * (1.0 - alpha)
-    if np.ptp(on_white) < MIN_CONTRAST and np.ptp(alpha) > 0.5:
-        return gray * alpha  # white ink on a transparent background: onto black, or it would vanish
+    color, alpha = pixels[..., :-1], pixels[..., -1:] / 255.0
+    if image.mode == "LA":
+        color, alpha = color[..., 0], alpha[..., 0]
+    on_white = color * alpha + 255.0 * (1.0 - alpha)
+    if np.ptp(_luma(on_white)) < MIN_CONTRAST and np.ptp(alpha) > 0.5:
+        return color * alpha  # white ink on a transparent background: onto black, or it would vanish
     return on_white
+
+
+def _luma(pixels: np.ndarray) -> np.ndarray:
+    return pixels @ LUMA if pixels.ndim == 3 else pixels
 
 
 def _standard_mode(image: Image.Image) -> Image.Image:
@@ -242,11 +252,11 @@ def _as_mnist(gray: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(gray), 0, 255).astype(np.uint8)
 
 
-def _photo_to_mnist(gray: np.ndarray) -> np.ndarray:
-    from edge.photo import NoInkError, digit_ink
+def _photo_to_mnist(pixels: np.ndarray) -> np.ndarray:
+    from .photo import NoInkError, digit_ink
 
     try:
-        ink = digit_ink(gray, MIN_CONTRAST)
+        ink = digit_ink(pixels, MIN_CONTRAST)
     except NoInkError as e:
         raise NoDigitError(str(e)) from None
     digit = _thickened(_fit(ink, 4 * BOX))
@@ -290,7 +300,7 @@ def _thickened(digit: np.ndarray) -> np.ndarray:
     """
     from PIL import Image, ImageFilter
 
-    from edge.photo import stroke_width
+    from .photo import stroke_width
 
     width = stroke_width(digit > 0.5)
     wanted = 0.12 * max(digit.shape)
