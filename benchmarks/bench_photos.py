@@ -21,6 +21,7 @@ import argparse
 import json
 import os
 import platform
+import statistics
 import sys
 import tempfile
 import time
@@ -58,6 +59,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=0, help="seed of the rendered set")
     p.add_argument("--conditions", default=",".join(photo_set.CONDITIONS), help="comma-separated (when rendering)")
     p.add_argument("--workers", type=int, default=None, help="processes that render the set (default: all cores)")
+    p.add_argument("--cold-starts", type=int, default=7, help="timed runs of edge/classify.py on one photo (0: none)")
+    p.add_argument(
+        "--edge-python", type=Path, default=Path(sys.executable), help="the Python that runs edge/classify.py"
+    )
     return p.parse_args(argv)
 
 
@@ -215,6 +220,33 @@ def misread_sheet(set_dir: Path, results: list[dict], out: Path, limit: int = MI
     return len(chosen)
 
 
+def cold_start(python: Path, model: Path, photo: Path, runs: int) -> dict:
+    """Process start to the first printed prediction of ``python edge/classify.py -m MODEL PHOTO``.
+
+    One untimed run first (files in the page cache, as on a device that has run before); the
+    median of ``runs`` timed runs is the figure.
+    """
+    from benchmarks.edge_startup import time_to_first_line
+
+    command = [str(python), str(ROOT / "edge" / "classify.py"), "-m", str(model), str(photo)]
+    env = dict(os.environ)
+    _progress(f"cold start: {runs} runs of edge/classify.py on {photo.name} ...")
+    time_to_first_line(command, env, ROOT)
+    seconds, line = [], ""
+    for _ in range(runs):
+        elapsed, line = time_to_first_line(command, env, ROOT)
+        seconds.append(elapsed)
+    return {
+        "photo": photo.name,
+        "python": str(python),
+        "runs": runs,
+        "median_s": statistics.median(seconds),
+        "min_s": min(seconds),
+        "max_s": max(seconds),
+        "answer": line.strip(),
+    }
+
+
 def run(args: argparse.Namespace) -> dict:
     from edge.runtime import Classifier, RuntimeProblem
 
@@ -266,6 +298,8 @@ def run(args: argparse.Namespace) -> dict:
         summary = summarize(results)
         args.out.mkdir(parents=True, exist_ok=True)
         shown = misread_sheet(set_dir, results, args.out / "misread.png")
+        largest = max((set_dir / r["file"] for r in rows), key=lambda path: path.stat().st_size)
+        startup = cold_start(args.edge_python, args.model, largest, args.cold_starts) if args.cold_starts > 0 else None
     source = f"set {args.set}" if args.set else f"seed {args.seed}"
     title = f"Photos: {args.model.name}, {len(results)} photos ({source})"
     table = markdown(summary, title)
@@ -278,12 +312,19 @@ def run(args: argparse.Namespace) -> dict:
         **summary,
         "timing": {"render_s": render_s, "measure_s": measure_s, "total_s": time.perf_counter() - started},
         "machine": {"python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count()},
+        "cold_start": startup,
         "misread_shown": shown,
         "results": [{k: v for k, v in r.items() if not k.startswith("_")} for r in results],
     }
     (args.out / "photos.json").write_text(json.dumps(report, indent=1) + "\n")
     (args.out / "photos.md").write_text(table)
     print(table)
+    if startup:
+        print(
+            f"cold start (process start to the first printed answer, {startup['photo']}): "
+            f"median {startup['median_s']:.3f} s of {startup['runs']} runs "
+            f"({startup['min_s']:.3f}-{startup['max_s']:.3f} s)"
+        )
     print(
         f"prepare + classify: {measure_s:.1f} s"
         + (f"; rendering: {render_s:.1f} s" if render_s is not None else "")
