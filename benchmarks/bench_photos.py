@@ -57,7 +57,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--out", type=Path, default=ROOT / "bench-results" / "photos", help="where the reports go")
     p.add_argument("--threads", type=int, default=None, help="interpreter threads")
     p.add_argument("--seed", type=int, default=0, help="seed of the rendered set")
-    p.add_argument("--conditions", default=",".join(photo_set.CONDITIONS), help="comma-separated (when rendering)")
+    p.add_argument(
+        "--conditions",
+        default=",".join((*photo_set.CONDITIONS, photo_set.NO_DIGIT)),
+        help=f"comma-separated (when rendering); {photo_set.NO_DIGIT}: photos with no digit, to be answered 'no digit'",
+    )
     p.add_argument("--workers", type=int, default=None, help="processes that render the set (default: all cores)")
     p.add_argument("--cold-starts", type=int, default=7, help="timed runs of edge/classify.py on one photo (0: none)")
     p.add_argument(
@@ -112,9 +116,12 @@ def measure(set_dir: Path, rows: list[dict], classifier) -> list[dict]:
         answer = int(np.argmax(probs))
         result["predicted"] = None if result["error"] else answer
         result["confidence"] = None if result["error"] else float(probs[answer])
-        result["correct"] = result["error"] is None and answer == result["label"]
+        if result["label"] < 0:  # a photo with no digit: right only when it says so
+            result["correct"] = result["error"] is not None
+        else:
+            result["correct"] = result["error"] is None and answer == result["label"]
         result["baseline"] = int(np.argmax(base_probs))
-        result["baseline_correct"] = result["baseline"] == result["label"]
+        result["baseline_correct"] = result["baseline"] == result["label"]  # the naive way always answers
         result["_input"] = image if result["error"] is None else None
     return results
 
@@ -137,15 +144,19 @@ def _summary(results: list[dict]) -> dict:
 
 
 def summarize(results: list[dict]) -> dict:
-    conditions = list(dict.fromkeys(r["condition"] for r in results))
-    per = {c: _summary([r for r in results if r["condition"] == c]) for c in conditions}
-    clean = [r for r in results if r["condition"] in photo_set.CLEAN_CONDITIONS]
+    """Per condition; overall, clean and worst over the photos of digits (no-digit photos apart)."""
+    digits = [r for r in results if r["label"] >= 0]
+    blank = [r for r in results if r["label"] < 0]
+    conditions = list(dict.fromkeys(r["condition"] for r in digits))
+    per = {c: _summary([r for r in digits if r["condition"] == c]) for c in conditions}
+    clean = [r for r in digits if r["condition"] in photo_set.CLEAN_CONDITIONS]
     worst = min(conditions, key=lambda c: per[c]["accuracy"]) if conditions else None
     return {
         "conditions": per,
-        "overall": _summary(results),
+        "overall": _summary(digits) if digits else None,
         "clean": _summary(clean) if clean else None,
         "worst": {"condition": worst, **per[worst]} if worst else None,
+        "no_digit_photos": _summary(blank) if blank else None,
     }
 
 
@@ -169,11 +180,20 @@ def markdown(summary: dict, title: str) -> str:
 
     for name, s in summary["conditions"].items():
         lines.append(row(name, s))
-    lines.append(row("**overall**", summary["overall"]))
+    if summary["overall"]:
+        lines.append(row("**overall**", summary["overall"]))
     if summary["clean"]:
         lines.append(row("**clean** (" + ", ".join(photo_set.CLEAN_CONDITIONS) + ")", summary["clean"]))
     if summary["worst"]:
         lines.append(row(f"**worst**: {summary['worst']['condition']}", summary["worst"]))
+    blank = summary["no_digit_photos"]
+    if blank:
+        lines += [
+            "",
+            f"Photos with no digit ({photo_set.NO_DIGIT}: paper, lines, shadows, desks, webcam frames): "
+            f"{blank['correct']} of {blank['photos']} answered 'no digit' ({_pct(blank['accuracy'])}); "
+            f"median {blank['median_ms']:.1f} ms.",
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -214,7 +234,8 @@ def misread_sheet(set_dir: Path, results: list[dict], out: Path, limit: int = MI
             draw.text((x + photo_w + 30, y + 70), "no digit", fill="red")
         answer = "no digit" if r["error"] else f"read {r['predicted']} ({100 * r['confidence']:.0f} %)"
         draw.text((x + 2, y + photo_h + 2), f"{r['condition']}: {Path(r['file']).name}", fill="black")
-        draw.text((x + 2, y + photo_h + 15), f"truth {r['label']}, {answer}", fill="red")
+        truth = "no digit" if r["label"] < 0 else r["label"]
+        draw.text((x + 2, y + photo_h + 15), f"truth {truth}, {answer}", fill="red")
     out.parent.mkdir(parents=True, exist_ok=True)
     sheet.save(out)
     return len(chosen)

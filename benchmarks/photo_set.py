@@ -43,6 +43,7 @@ writes OUT/<condition>/<index>_label<d>.<ext>, OUT/labels.csv and OUT/contact_sh
 from __future__ import annotations
 
 import argparse
+import contextvars
 import csv
 import functools
 import io
@@ -80,6 +81,11 @@ CONDITIONS = (
     "marker",
 )
 CLEAN_CONDITIONS = ("ink", "paint", "transparent", "exif")
+# Photos with no digit at all, which must be answered "no digit found": paper, lines, a shadow,
+# the desk, a webcam frame, each drawn as in its condition but with the pen lifted. Label -1.
+NO_DIGIT = "blank"
+NO_DIGIT_LIKE = ("ink", "ruled", "squared", "pencil", "shadow", "desk", "perspective", "webcam")
+_PEN_DOWN = contextvars.ContextVar("pen_down", default=True)
 
 # Frame sizes (width, height) and how often each is drawn. 4000x3000 is rare: slow to make and read.
 PHOTO_SIZES = ((640, 480), (1024, 768), (1280, 960), (480, 640), (768, 1024), (960, 1280), (4000, 3000), (3000, 4000))
@@ -88,6 +94,7 @@ CANVAS_SIZES = ((280, 280), (400, 400), (512, 512), (600, 400), (640, 480), (800
 WEBCAM_SIZES = ((160, 120), (320, 240))
 # Sizes an image of each condition can have once loaded upright (EXIF applied).
 FRAME_SIZES = dict.fromkeys(CONDITIONS, PHOTO_SIZES) | {
+    NO_DIGIT: PHOTO_SIZES + WEBCAM_SIZES,
     "paint": CANVAS_SIZES,
     "transparent": CANVAS_SIZES,
     "webcam": WEBCAM_SIZES,
@@ -427,6 +434,8 @@ def _ink_alpha(
     alpha = alpha * darkness
     if pen.bleed > 0:
         alpha = cv2.GaussianBlur(alpha, (0, 0), pen.bleed)
+    if not _PEN_DOWN.get():
+        alpha[:] = 0.0
     return alpha.astype(np.float32), left, top
 
 
@@ -1277,7 +1286,22 @@ def _png(image: Image.Image) -> bytes:
     return buffer.getvalue()
 
 
+def _make_blank(digit: np.ndarray, rng: np.random.Generator) -> tuple[bytes, str]:
+    """A photo of one of the NO_DIGIT_LIKE conditions with nothing written on it."""
+    return render_blank(_pick(rng, NO_DIGIT_LIKE), digit, rng)
+
+
+def render_blank(like: str, digit: np.ndarray, rng: np.random.Generator) -> tuple[bytes, str]:
+    """A photo as ``render(like, digit, rng)`` would take it, with the pen lifted: no ink at all."""
+    lifted = _PEN_DOWN.set(False)
+    try:
+        return render(like, digit, rng)
+    finally:
+        _PEN_DOWN.reset(lifted)
+
+
 _MAKERS = {
+    NO_DIGIT: _make_blank,
     "ink": _make_ink,
     "paint": _make_paint,
     "transparent": _make_transparent,
@@ -1319,6 +1343,8 @@ def _render_job(job: tuple) -> tuple[str, int, int, bytes]:
     for k, (index, digit, label) in enumerate(candidates):
         if usable(digit) or k == len(candidates) - 1:
             data, suffix = render(condition, digit, _photo_rng(seed, condition, number))
+            if condition == NO_DIGIT:
+                return f"{condition}/{number:04d}_nodigit{suffix}", -1, -1, data
             return f"{condition}/{number:04d}_label{label}{suffix}", index, label, data
     raise ValueError("no candidate digits")  # pragma: no cover
 

@@ -32,6 +32,11 @@ LONG_LINE = 0.5
 # The paper is estimated in windows at least this wide (pixels): a webcam frame's strokes are
 # several pixels wide however small the frame.
 MIN_WINDOW = 15
+# The digit's ink, at its darkest tenth, is at least this much darker than the paper ...
+INK_LEVEL = 0.15
+# ... and this many times the paper's noise (leftovers in blank photos: 4-35x, median 14x;
+# digits: 8-50x, faint ones on squared paper 9-15x).
+INK_NOISE = 8.0
 LUMA = np.array([0.299, 0.587, 0.114], np.float32)  # ITU-R 601, what Pillow's convert("L") uses
 
 
@@ -96,10 +101,15 @@ def _find(gray: np.ndarray, window: int, min_contrast: float) -> _Found:
     darkness = _flat_field(gray, window)
     noise = _robust_sigma(darkness)
     darkness = _without_lines(darkness, noise)
-    mask, floor = _ink_mask(darkness, _robust_sigma(darkness), min_contrast / 255.0)
+    noise = _robust_sigma(darkness)
+    mask, floor = _ink_mask(darkness, noise, min_contrast / 255.0)
     _, labels, stats, _ = cv2.connectedComponentsWithStats(_grouped(mask), connectivity=8)
     chosen = _choose(_blobs(darkness, mask, labels, stats), darkness.shape)
     digit = np.isin(labels, [b.label for b in chosen]) & mask
+    # Ink stands out: what is left of a line, the edge of the sheet or a shadow, paper texture
+    # seen through a lens, is faint, or hardly above the noise.
+    if float(np.percentile(darkness[digit], 90)) < max(INK_LEVEL, INK_NOISE * noise):
+        raise NoInkError("no digit found: only faint marks (lines, shadows, the paper's edge), no ink")
     x0 = min(b.box[0] for b in chosen)
     y0 = min(b.box[1] for b in chosen)
     x1 = max(b.box[0] + b.box[2] for b in chosen)
