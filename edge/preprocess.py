@@ -184,7 +184,7 @@ def to_pixels(image: Image.Image) -> np.ndarray:
 
     Colour is kept because a red pen on green paper can have almost the luma of the paper.
     16-bit and float images are scaled to 0-255; pictures larger than WORK_SIDE are box-reduced
-    first. Ink drawn in white on a transparent background is kept (flattened onto black instead).
+    first. Strokes of one colour on a transparent canvas become dark ink on white, white ones too.
     """
     image = _standard_mode(image)
     side = max(image.size)
@@ -196,10 +196,13 @@ def to_pixels(image: Image.Image) -> np.ndarray:
     color, alpha = pixels[..., :-1], pixels[..., -1:] / 255.0
     if image.mode == "LA":
         color, alpha = color[..., 0], alpha[..., 0]
-    on_white = color * alpha + 255.0 * (1.0 - alpha)
-    if np.ptp(_luma(on_white)) < MIN_CONTRAST and np.ptp(alpha) > 0.5:
-        return color * alpha  # white ink on a transparent background: onto black, or it would vanish
-    return on_white
+    coverage = alpha[..., 0] if alpha.ndim == 3 else alpha
+    opaque = coverage > 0.5
+    if (coverage == 0).mean() > 0.5 and opaque.any() and float(np.std(_luma(color)[opaque])) < 20.0:
+        # Strokes of one colour on a transparent canvas (a drawing app's export): the strokes are
+        # the ink, whatever their colour (white ink would vanish on white, black on black).
+        return 255.0 * (1.0 - coverage)
+    return color * alpha + 255.0 * (1.0 - alpha)
 
 
 def _luma(pixels: np.ndarray) -> np.ndarray:
