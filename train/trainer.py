@@ -22,6 +22,7 @@ from edge.preprocess import normalize
 from train.artifacts import training_metrics, write_artifacts
 from train.checkpoints import CHECKPOINT_DIR, checkpoint_callbacks, fresh_state, has_interrupted_run, saved_run
 from train.data import Source, TrainingData, load, resolve_source
+from train.interrupt import deferred_interrupt
 
 DEFAULT_EPOCHS = 5
 DEFAULT_LR = {"mlp": 1e-3, "lenet": 1e-3, "cnn": 2e-3, "tiny": 2e-3}  # one per model of train/models.py
@@ -186,13 +187,14 @@ def train(config: TrainConfig, progress: bool = True) -> dict:
         f"images, validating on {len(validation[1]):,}, for {config.epochs} epochs"
     )
     try:
-        model.fit(
-            _dataset(x_fit, y_fit, config),
-            validation_data=validation,
-            epochs=config.epochs,
-            callbacks=checkpoint_callbacks(ckpt, config, state),
-            verbose=(1 if sys.stdout.isatty() else 2) if progress else 0,
-        )
+        with deferred_interrupt() as interrupt:  # Ctrl-C between batches: inside an op it can crash
+            model.fit(
+                _dataset(x_fit, y_fit, config),
+                validation_data=validation,
+                epochs=config.epochs,
+                callbacks=[*checkpoint_callbacks(ckpt, config, state), interrupt.callback()],
+                verbose=(1 if sys.stdout.isatty() else 2) if progress else 0,
+            )
     except KeyboardInterrupt:
         raise TrainingInterrupted(
             f"interrupted after epoch {state['epochs_done']} of {config.epochs}; "
