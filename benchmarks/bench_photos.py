@@ -30,13 +30,10 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks import photo_set
+from benchmarks.settings import BenchError
 
 ROOT = Path(__file__).resolve().parents[1]
 MISREAD_LIMIT = 40
-
-
-class BenchError(Exception):
-    """A problem with the arguments or inputs; the message is one line."""
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -319,7 +316,8 @@ def run(args: argparse.Namespace) -> dict:
         summary = summarize(results)
         args.out.mkdir(parents=True, exist_ok=True)
         shown = misread_sheet(set_dir, results, args.out / "misread.png")
-        largest = max((set_dir / r["file"] for r in rows), key=lambda path: path.stat().st_size)
+        photos = [set_dir / r["file"] for r in rows if r["label"] >= 0] or [set_dir / r["file"] for r in rows]
+        largest = max(photos, key=lambda path: path.stat().st_size)
         startup = cold_start(args.edge_python, args.model, largest, args.cold_starts) if args.cold_starts > 0 else None
     source = f"set {args.set}" if args.set else f"seed {args.seed}"
     title = f"Photos: {args.model.name}, {len(results)} photos ({source})"
