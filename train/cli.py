@@ -28,7 +28,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         nargs="?",
         const="shapes",
         choices=AUGMENTATIONS,
-        help="shapes: random shifts, rotations and zoom (train/augment.py)",
+        help="shapes: random shifts, rotations and zoom; photo: also slant, thicker or thinner strokes, "
+        "harder or softer edges, gaps from removed ruled lines and leftover specks, as the photo "
+        "preprocessing leaves them (train/augment.py); --augment alone means shapes",
     )
     p.add_argument("--dataset", choices=("mnist", "fashion"), help="which dataset (or, with --mix-mnist, which to add)")
     p.add_argument(
