@@ -30,6 +30,7 @@ from benchmarks.progress import Progress
 from benchmarks.settings import KERAS_RUNS_SHARE, QUICK, BenchError, Settings, parse_threads
 from benchmarks.workers import Workers, measure_row, probe_row
 from convert.other_python import other_python
+from edge.command_line import OneLineParser
 from edge.files import cannot_write, write_atomic, write_json
 from edge.mnist_data import DataError
 from edge.model_info import Manifest, Metrics, ModelInfoError, read_manifest, read_metrics
@@ -38,7 +39,7 @@ from train.defaults import ARTIFACTS
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(
+    p = OneLineParser(
         prog="mnist-bench",
         description="Size, accuracy, latency, throughput, memory and cold start of every model variant, "
         "side by side with ONNX Runtime. Writes results.json, results.md and results.png.",

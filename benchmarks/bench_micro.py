@@ -21,6 +21,7 @@ from typing import Any
 
 from convert import micro
 from convert.micro import MicroError, parse_samples
+from edge.command_line import HelpFormatter, OneLineParser
 from edge.files import atomic_path, write_json
 from edge.mnist_data import DataError
 from edge.model_info import model_info
@@ -32,11 +33,11 @@ KIB = 1024
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(
+    p = OneLineParser(
         prog="python -m benchmarks.bench_micro",
         description="Flash, RAM (tensor arena) and accuracy of int8 .tflite models in TensorFlow Lite Micro, "
         "checked against LiteRT. Writes micro.json and micro.png.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     p.add_argument(
         "models",
@@ -44,7 +45,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         type=Path,
         default=DEFAULT_MODELS,
         metavar="MODEL.tflite",
-        help="full-integer models written by mnist-convert --quantize int8",
+        help=f"full-integer models written by mnist-convert --quantize int8 [default: {DEFAULT_MODELS[0]}]",
     )
     p.add_argument(
         "--samples",
@@ -56,7 +57,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--data-dir", help="MNIST files (default: $MNIST_DATA_DIR, the user cache, else download)")
     p.add_argument("--flash-budget", type=float, default=64, metavar="KiB", help="flash the model may take")
     p.add_argument("--ram-budget", type=float, default=32, metavar="KiB", help="RAM the tensor arena may take")
-    p.add_argument("--out", type=Path, default=Path("bench-results"), help="where to write micro.json and micro.png")
+    p.add_argument(
+        "--out", type=Path, default=Path("bench-results"), metavar="DIR", help="where to write micro.json and micro.png"
+    )
     p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bars")
     return p.parse_args(argv)
 
@@ -73,14 +76,14 @@ def dataset_of(models: list[Path]) -> str:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    from train.data import load_dataset
+    from train.data import load_training_data
 
     micro.runtime_module()  # before the data is loaded: a missing package is the first thing to say
     missing = [str(m) for m in args.models if not m.is_file()]
     if missing:
         raise MicroError(f"no such model file: {', '.join(missing)}; run mnist-convert --quantize int8 first")
     dataset = dataset_of(args.models)
-    _, test, _ = load_dataset(dataset, args.data_dir, progress=args.progress)
+    test = load_training_data(dataset, args.data_dir, split="test", progress=args.progress).test
     rows = []
     for model in args.models:
         report = micro.micro_report(model, test.images, test.labels, args.samples, progress=args.progress)

@@ -17,19 +17,15 @@ from typing import TYPE_CHECKING
 from convert import micro
 from convert.calibration import DEFAULT_SAMPLES
 from convert.variants import IO_CHOICES, QUANTIZE_CHOICES, variant_names
+from edge.command_line import OneLineParser
 from train.defaults import SAVED_MODEL, SEED
 
 if TYPE_CHECKING:
     from convert.converter import Conversion
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, as every other error here
-        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
-
-
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(
+    p = OneLineParser(
         prog="mnist-convert",
         description="Convert a trained digit classifier to TensorFlow Lite (float32, float16, dynamic-range, int8), "
         "evaluate every file in LiteRT on the full test set, and write manifest.json beside them.",

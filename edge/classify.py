@@ -24,20 +24,24 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-if not __package__:  # run as a file: make this folder the ``edge`` package, whatever its name
-    import types
+if __name__ == "__main__" and not __package__:
+    # `python edge/classify.py` runs this file with no package around it (PEP 366). Load its folder,
+    # whatever it is called, as the package `edge` (importlib's "import a source file directly"),
+    # so that the relative imports below find this folder's modules and no installed copy.
+    import importlib.util
 
-    _edge = types.ModuleType("edge")
-    _edge.__path__ = [str(Path(__file__).resolve().parent)]
-    sys.modules["edge"] = _edge
-    if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
-        del sys.path[0]  # its modules are edge.*, not top-level names that could shadow others
+    _spec = importlib.util.spec_from_file_location("edge", Path(__file__).with_name("__init__.py"))
+    sys.modules["edge"] = importlib.util.module_from_spec(_spec)
+    _spec.loader.exec_module(sys.modules["edge"])
+    __package__ = "edge"
 
 BATCH = 256  # images per invoke: large enough to amortize, small enough to stream results
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    from .command_line import OneLineParser
+
+    parser = OneLineParser(
         description="Classify digit images (photos, scans, MNIST-style PNGs) with a TFLite model; no TensorFlow.",
         epilog="exit status: 0 all images classified, 1 some failed (the others are still classified), "
         "2 nothing could run",
@@ -79,14 +83,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.save_inputs and args.eval_mnist:
         parser.error("--save-inputs goes with images, not with --eval-mnist")
     if args.save_inputs:
-        from edge.files import cannot_write
+        from .files import cannot_write
 
         problem = cannot_write(args.save_inputs)
         if problem:
             parser.error(f"--save-inputs {args.save_inputs}: cannot write there ({problem}); choose another folder")
 
-    from edge.mnist_data import DataError
-    from edge.runtime import Classifier, RuntimeProblem
+    from .mnist_data import DataError
+    from .runtime import Classifier, RuntimeProblem
 
     try:
         classifier = Classifier(args.model, threads=args.threads, runtime=args.runtime)
@@ -137,7 +141,7 @@ def _classify(classifier: Any, args: argparse.Namespace) -> int:
 
 def _images(inputs: list[str], raw: bool) -> Iterator[tuple[str, Any]]:
     """(file name, uint8 28x28 image or a one-line error), for every file and every image in a folder."""
-    from edge.preprocess import list_images
+    from .preprocess import list_images
 
     for given in inputs:
         path = Path(given)
@@ -155,7 +159,7 @@ def _one_image(name: str, raw: bool) -> Any:
     """The model's input for one file, or the one-line reason there is none."""
     import numpy as np
 
-    from edge.preprocess import ImageError, load_image, prepare_image, to_gray
+    from .preprocess import ImageError, load_image, prepare_image, to_gray
 
     try:
         image = load_image(name)
@@ -180,7 +184,7 @@ class _InputSaver:
     def save(self, name: str, image: Any) -> None:
         from PIL import Image
 
-        from edge.files import atomic_path
+        from .files import atomic_path
 
         stem = Path(name).stem or "image"
         target, n = f"{stem}.png", 1
@@ -230,7 +234,7 @@ class _Report:
 
 def _class_names(model: Path, count: int) -> list[str]:
     """Class names from the converter's manifest.json beside the model, else the digits."""
-    from edge.model_info import ModelInfoError, read_manifest
+    from .model_info import ModelInfoError, read_manifest
 
     try:
         manifest = read_manifest(model.parent)
@@ -244,7 +248,7 @@ def _class_names(model: Path, count: int) -> list[str]:
 
 def _evaluate(classifier: Any, folder: str, as_json: bool) -> int:
     """Accuracy and speed on the MNIST test set, measured on this device."""
-    from edge.mnist_data import load_split
+    from .mnist_data import load_split
 
     test = load_split(folder, "test")
     show_progress = sys.stderr.isatty() and not as_json

@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from edge.native_output import Captured, native_output_captured
-from edge.preprocess import INPUT_SHAPE, normalize
+from .native_output import Captured, native_output_captured
+from .preprocess import INPUT_SHAPE, normalize
 
 RUNTIMES = ("ai_edge_litert", "tflite_runtime", "tensorflow")
 _MODULES = {

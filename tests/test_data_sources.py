@@ -16,7 +16,7 @@ import pytest
 
 from edge.mnist_data import DataError, load_split
 from train import data, download
-from train.data import CLASS_NAMES, DATASETS, load_dataset, resolve_data_dir
+from train.data import CLASS_NAMES, DATASETS, load_training_data, resolve_data_dir
 from train.download import FILES
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "mnist"
@@ -62,7 +62,7 @@ def test_source_order(home, tmp_path, monkeypatch):
     assert resolve_data_dir("mnist") == cache
     shutil.rmtree(cache)
     assert resolve_data_dir("mnist") == keras_npz
-    train, test, names = load_dataset("mnist")
+    train, test, names, *_ = load_training_data("mnist")
     assert (len(train.labels), len(test.labels)) == (300, 100)
     assert names == ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"]
 
@@ -92,7 +92,7 @@ def test_fashion_sources(home, tmp_path, monkeypatch):
     monkeypatch.setenv("FASHION_MNIST_DATA_DIR", str(fashion_dir))
     assert resolve_data_dir("fashion") == fashion_dir
 
-    train, test, names = load_dataset("fashion")
+    train, test, names, *_ = load_training_data("fashion")
     assert len(train.labels) == 60000 and len(test.labels) == 10000
     assert names == list(CLASS_NAMES["fashion"]) and len(names) == 10
     assert names[0] == "T-shirt/top" and names[9] == "Ankle boot"
@@ -160,7 +160,7 @@ def test_data_dir_that_is_a_file(home, tmp_path):
 def test_npz_file_as_data_dir(home, tmp_path):
     npz = small_npz(tmp_path / "digits.npz")
     assert resolve_data_dir("mnist", npz) == npz
-    train, test, _ = load_dataset("mnist", npz)
+    train, test, *_ = load_training_data("mnist", npz)
     assert len(train.labels) == 300 and len(test.labels) == 100
 
 
@@ -246,13 +246,13 @@ def test_missing_folder_and_file(tmp_path):
     assert message.startswith(f"{folder}: missing t10k-labels-idx1-ubyte.gz (or t10k-labels-idx1-ubyte);")
 
 
-def test_bad_data_through_load_dataset(tmp_path, home):
-    """The same errors reach a caller of load_dataset, e.g. mnist-train --data-dir."""
+def test_bad_data_through_load_training_data(tmp_path, home):
+    """The same errors reach a caller of load_training_data, e.g. mnist-train --data-dir."""
     folder = idx_folder(tmp_path / "data")
     gz = (SHARED / TEST_IMAGES).read_bytes()
     (folder / TEST_IMAGES).write_bytes(gz[:1000])
     with pytest.raises(DataError) as error:
-        load_dataset("mnist", folder)
+        load_training_data("mnist", folder)
     assert one_line(error) == f"{folder / TEST_IMAGES}: truncated gzip file; delete it and download it again"
 
 

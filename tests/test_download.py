@@ -19,7 +19,7 @@ import pytest
 
 from edge.mnist_data import DataError, load_split
 from train import download
-from train.data import load_dataset, resolve_data_dir
+from train.data import load_training_data, resolve_data_dir
 from train.download import FILES, fetch
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "mnist"
@@ -377,7 +377,7 @@ def test_resolve_downloads_last_into_the_user_cache(home, local_mirror):
     assert_cache_holds_originals(cache)
 
     local_mirror.requests.clear()
-    train, test, names = load_dataset("mnist", progress=False)  # from the cache now: no request
+    train, test, names, *_ = load_training_data("mnist", progress=False)  # from the cache now: no request
     assert local_mirror.requests == []
     assert train.images.shape == (60000, 28, 28) and test.images.shape == (10000, 28, 28)
     assert names == list("0123456789")
@@ -397,7 +397,7 @@ def test_resolve_completes_a_partial_cache(home, local_mirror):
 def test_resolve_offline_says_what_to_do(home, monkeypatch):
     monkeypatch.setitem(download.MIRRORS, "mnist", (dead_url(), dead_url()))
     with pytest.raises(DataError) as error:
-        load_dataset("mnist", progress=False)
+        load_training_data("mnist", progress=False)
     message = str(error.value)
     assert "\n" not in message and "no network?" in message
     assert f"into {home / '.cache' / 'mnist-edge' / 'mnist'}, or pass --data-dir" in message

@@ -19,7 +19,7 @@ from PIL import Image
 
 from edge.mnist_data import DataError, load_split
 from edge.runtime import Classifier
-from train.data import CLASS_NAMES, load_dataset, load_training_data
+from train.data import CLASS_NAMES, load_training_data
 from train.image_folder import held_out, is_image_folder, load_image_folder
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -107,8 +107,8 @@ def test_held_out_fifth_is_stratified_and_stable(photos):
     assert moved.sum() <= 3 and not moved[data.labels != 0].any()  # only class 0's quota changed (6 -> 8)
 
 
-def test_load_dataset_detects_a_folder(photos):
-    train, test, names = load_dataset("mnist", photos[0])
+def test_load_training_data_detects_a_folder(photos):
+    train, test, names, *_ = load_training_data("mnist", photos[0])
     assert names == list(CLASS_NAMES["mnist"])  # every folder is a digit: the model keeps 10 outputs
     assert (len(train.labels), len(test.labels)) == (72, 18)
     assert sorted(set(test.labels.tolist())) == list(CLASSES)
@@ -118,7 +118,7 @@ def test_mixing_with_mnist(photos, mnist_dir, monkeypatch):
     monkeypatch.setenv("MNIST_DATA_DIR", str(mnist_dir))
     data = load_training_data("mnist", photos[0], mix=True)
     assert len(data.train.labels) == 72 + 60_000 and len(data.test.labels) == 18 + 10_000
-    own = load_dataset("mnist", photos[0])[0]
+    own = load_training_data("mnist", photos[0]).train
     assert np.array_equal(data.train.images[:72], own.images)  # your photos first: --limit keeps them
     assert data.test_parts == {"my_digits": slice(0, 18), "mnist": slice(18, None)}
     assert data.source["mixed_with"] == "mnist" and data.source["image_folder"] == str(photos[0].resolve())
@@ -235,6 +235,6 @@ def test_converter_calibrates_on_a_folder(photos, small_model, tmp_path):
     )
     assert conversion.manifest["calibration"]["samples"] == 72  # the 18 held-out photos stay unseen
     int8 = conversion.models[0]
-    _, test, _ = load_dataset("mnist", photos[0])
+    test = load_training_data("mnist", photos[0]).test
     predicted = Classifier(tmp_path / int8["file"]).predict(test.images).argmax(axis=1)
     assert int8["accuracy"] == pytest.approx((predicted == test.labels).mean(), abs=1e-4)

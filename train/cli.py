@@ -6,6 +6,7 @@ import argparse
 import sys
 from dataclasses import asdict
 
+from edge.command_line import HelpFormatter, OneLineParser
 from edge.mnist_data import DataError
 from train.augment import AUGMENTATIONS
 from train.trainer import TrainConfig, TrainError, TrainingInterrupted
@@ -13,11 +14,11 @@ from train.trainer import TrainConfig, TrainError, TrainingInterrupted
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """The command line as TrainConfig's fields; every default is TrainConfig's own."""
-    p = argparse.ArgumentParser(
+    p = OneLineParser(
         prog="mnist-train",
         description="Train an MNIST (or Fashion-MNIST) classifier in Keras - on MNIST, on your own digit photos, "
         "or both - and export a SavedModel for mnist-convert.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     p.add_argument("--model", help="architecture: mlp, lenet, cnn or tiny (for microcontrollers; train/models.py)")
     p.add_argument("--epochs", type=int, help="passes over the training set")

@@ -219,21 +219,6 @@ def load_training_data(
     return load(source, split=split, class_names=class_names, skip_bad_images=skip_bad_images, progress=progress)
 
 
-def load_dataset(
-    dataset: str = "mnist",
-    data_dir: str | Path | None = None,
-    progress: bool = True,
-    *,
-    class_names: list[str] | None = None,
-    skip_bad_images: bool = False,
-) -> tuple[Split, Split, list[str]]:
-    """(train, test, class names) of ``dataset``, from wherever :func:`resolve_source` finds it."""
-    data = load_training_data(
-        dataset, data_dir, class_names=class_names, skip_bad_images=skip_bad_images, progress=progress
-    )
-    return data.train, data.test, data.class_names
-
-
 def resolve_data_dir(dataset: str = "mnist", data_dir: str | Path | None = None, progress: bool = True) -> Path:
     """The folder (or .npz file) of ``dataset``'s MNIST-format files, downloading them if no copy is found."""
     _check_dataset(dataset)

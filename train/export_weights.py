@@ -24,10 +24,11 @@ from pathlib import Path
 
 import numpy as np
 
+from edge.command_line import HelpFormatter, OneLineParser
 from edge.files import replace_folder, write_json
 from train.defaults import KERAS_MODEL
 from train.evaluation import ModelError
-from train.show import HelpFormatter, OneLineParser, add_output_arguments
+from train.show import add_output_arguments
 from train.tables import format_table
 
 INDEX = "index.json"

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from edge.command_line import HelpFormatter, OneLineParser
 from edge.mnist_data import DataError, Split
 from edge.model_info import model_info
 from train import plots
@@ -28,20 +29,6 @@ from train.evaluation import Evaluation, ModelError, check_model_path, evaluate,
 from train.image_folder import report_skipped
 
 DEFAULT_COUNT = 50
-
-
-class OneLineParser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, as every other error here
-        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
-
-
-class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
-    """Defaults shown where they say something: not for flags, nor where the help names the default."""
-
-    def _get_help_string(self, action: argparse.Action) -> str | None:
-        if action.default is None or action.default is False or "[default" in (action.help or ""):
-            return action.help
-        return super()._get_help_string(action)
 
 
 def build_parser() -> argparse.ArgumentParser:

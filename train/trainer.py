@@ -12,16 +12,17 @@ import json
 import os
 import shutil
 import sys
-import tempfile
 from dataclasses import dataclass, fields
 from pathlib import Path
 
 import numpy as np
 
+from edge.files import cannot_write
 from edge.preprocess import normalize
 from train.artifacts import training_metrics, write_artifacts
 from train.checkpoints import CHECKPOINT_DIR, checkpoint_callbacks, fresh_state, has_interrupted_run, saved_run
 from train.data import Source, TrainingData, load, resolve_source
+from train.defaults import ARTIFACTS, SEED
 from train.interrupt import deferred_interrupt
 
 DEFAULT_EPOCHS = 5
@@ -46,9 +47,9 @@ class TrainConfig:
     augment: str | None = None  # None, or one of train.augment.AUGMENTATIONS
     dataset: str = "mnist"
     data_dir: str | None = None
-    out: str = "artifacts"
+    out: str = str(ARTIFACTS)
     resume: bool = False
-    seed: int = 42
+    seed: int = SEED
     limit: int | None = None  # train on the first N training images only (quick tries, tests)
     init_from: str | None = None  # start from a trained .keras model (fine-tuning)
     mix_mnist: bool = False  # data_dir is a folder of your own images: add the dataset's images to them
@@ -73,15 +74,6 @@ class TrainConfig:
             raise TrainError(f"--limit must be at least 20 images, got {self.limit}")
         if self.init_from and not Path(self.init_from).is_file():
             raise TrainError(f"--init-from {self.init_from}: no such model file; give a .keras file from mnist-train")
-
-
-def _check_writable(out: Path) -> None:
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=out, prefix=".write-test-"):
-            pass
-    except OSError as e:
-        raise TrainError(f"--out {out}: cannot write there ({e.strerror}); choose another folder") from None
 
 
 def _split_validation(images: np.ndarray, labels: np.ndarray, seed: int):
@@ -213,7 +205,9 @@ def _settings(config: TrainConfig, say) -> tuple[TrainConfig, dict]:
     """The run's settings and state: checked, and the interrupted run's with --resume."""
     config.validate()
     out = Path(config.out)
-    _check_writable(out)
+    why = cannot_write(out)
+    if why:
+        raise TrainError(f"--out {out}: cannot write there ({why}); choose another folder")
     ckpt = out / CHECKPOINT_DIR
     state = fresh_state()
     if config.resume:

@@ -1,5 +1,7 @@
 """Argument errors of mnist-convert, mnist-bench, bench_micro and mnist-export-weights: one line, before any work.
 
+Also every command line's usage errors (edge/command_line.py): one line, exit status 2.
+
 Also checks that this whole layer runs without TensorFlow: the modules these fast tests use
 import none of it.
 """
@@ -12,11 +14,14 @@ import sys
 
 import pytest
 
+from benchmarks import bench, bench_micro
 from benchmarks.bench import parse_args as bench_args
 from benchmarks.settings import QUICK, parse_threads
 from convert import cli, micro
 from convert.converter import ConvertError, ConvertOptions
-from train import export_weights
+from edge import classify
+from train import cli as train_cli
+from train import export_weights, show
 
 
 @pytest.mark.parametrize(
@@ -32,6 +37,37 @@ def test_mnist_convert_refuses_bad_arguments_in_one_line(argv, message, capsys):
     assert cli.main(argv) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and message in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("main", "prog"),
+    [
+        (train_cli.main, "mnist-train"),
+        (cli.main, "mnist-convert"),
+        (show.main, "mnist-show"),
+        (export_weights.main, "mnist-export-weights"),
+        (bench.main, "mnist-bench"),
+        (bench_micro.main, "python -m benchmarks.bench_micro"),
+        (classify.main, "classify.py"),
+    ],
+)
+def test_every_command_says_a_usage_error_in_one_line(main, prog, capsys, monkeypatch):
+    monkeypatch.setattr(sys, "argv", ["classify.py"])  # argparse names a parser without prog after the script
+    try:
+        code = main(["--no-such-flag"])
+    except SystemExit as done:
+        code = done.code
+    out, err = capsys.readouterr()
+    assert code == 2 and out == ""
+    assert err.startswith("error: ") and err.endswith(f" (see {prog} --help)\n") and err.count("\n") == 1
+
+
+def test_help_shows_only_defaults_that_say_something(capsys):
+    with pytest.raises(SystemExit):
+        train_cli.parse_args(["--help"])
+    text = capsys.readouterr().out
+    assert "(default: 5)" in text  # --epochs
+    assert "(default: None)" not in text and "(default: False)" not in text
 
 
 @pytest.mark.parametrize(

@@ -41,6 +41,16 @@ def test_each_flag_sets_its_field(tmp_path):
         parse_args(["--augment", "colours"])
 
 
+def test_augment_takes_every_kind_the_augmenter_has():
+    from train.augment import AUGMENTATIONS
+
+    assert AUGMENTATIONS == ("shapes", "photo")
+    for kind in AUGMENTATIONS:
+        assert parse_args(["--augment", kind]).augment == kind
+        TrainConfig(augment=kind).validate()
+    assert parse_args(["--augment"]).augment == "shapes" and parse_args([]).augment is None
+
+
 @pytest.mark.parametrize(
     "settings, message",
     [
