@@ -681,14 +681,23 @@ def _make_desk(digit: np.ndarray, rng: np.random.Generator) -> tuple[bytes, str]
     if lines and lines["kind"] == "ruled":
         lines["margin"] = False
     scene = _phone_scene(rng, _ballpoint(rng), digit=(0.08, 0.45), lines=lines)
-    scene.desk = _desk_spec(rng) | {
-        "corner": rng.random() < 0.5,
-        "side": int(rng.integers(4)),
-        "insets": rng.uniform(0.07, 0.33, size=2),
-        "rotation": rng.uniform(-8, 8),
-    }
-    scene.tilt = scene.desk["rotation"]
+    _on_desk(scene, rng, None, corner=None, insets=(0.07, 0.33), rotation=8)
     return _jpeg(_shoot(scene, digit, rng), rng)
+
+
+def _on_desk(scene, rng: np.random.Generator, kind: str | None, corner: bool | None, insets, rotation: float) -> None:
+    """The sheet lies on a desk seen along one side (or a corner, drawn when ``corner`` is None), turned a little."""
+    scene.desk = (
+        _desk_spec(rng)
+        | ({} if kind is None else {"kind": kind})
+        | {
+            "corner": rng.random() < 0.5 if corner is None else corner,
+            "side": int(rng.integers(4)),
+            "insets": rng.uniform(*insets, size=2),
+            "rotation": rng.uniform(-rotation, rotation),
+        }
+    )
+    scene.tilt = scene.desk["rotation"]
 
 
 def _make_perspective(digit: np.ndarray, rng: np.random.Generator) -> tuple[bytes, str]:
@@ -753,14 +762,7 @@ def _make_webcam(digit: np.ndarray, rng: np.random.Generator) -> tuple[bytes, st
     scene.sharpen = 0.0
     scene.quality = int(rng.integers(60, 86))
     if rng.random() < 0.25:
-        scene.desk = _desk_spec(rng) | {
-            "kind": "dark",
-            "corner": False,
-            "side": int(rng.integers(4)),
-            "insets": rng.uniform(0.05, 0.15, size=2),
-            "rotation": rng.uniform(-6, 6),
-        }
-        scene.tilt = scene.desk["rotation"]
+        _on_desk(scene, rng, "dark", corner=False, insets=(0.05, 0.15), rotation=6)
     return _jpeg(_shoot(scene, digit, rng), rng)
 
 

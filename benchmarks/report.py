@@ -85,23 +85,23 @@ def add_derived(results: dict[str, Any]) -> None:
     results["comparisons"] = comparisons
 
 
-# --- formatting: an en dash for no figure, a multiplication sign for ratios (hence the noqa: RUF001) ---
+# --- formatting: an en dash for no figure, a multiplication sign for ratios ---
 
 
 def size(n: int | None) -> str:
     if n is None:
-        return "–"  # noqa: RUF001
+        return "–"
     return f"{n / 2**20:.2f} MiB" if n >= 2**20 else f"{n / 2**10:.0f} KiB"
 
 
 def us(x: float | None) -> str:
     if x is None:
-        return "–"  # noqa: RUF001
+        return "–"
     return f"{x:.1f}" if x < 10 else f"{x:,.0f}"
 
 
 def times(x: float | None) -> str:
-    return "–" if x is None else f"{x:.2f}×"  # noqa: RUF001
+    return "–" if x is None else f"{x:.2f}×"
 
 
 def label(row: dict[str, Any]) -> str:
@@ -143,7 +143,7 @@ def markdown(results: dict[str, Any]) -> str:
         "Runtime",
         "Variant",
         "Size",
-        "× float32",  # noqa: RUF001
+        "× float32",
         "Accuracy",
         "Δ vs Keras",
         f"Invoke µs, {one} thread",
@@ -162,7 +162,7 @@ def markdown(results: dict[str, Any]) -> str:
             size(row.get("bytes")),
             times(row.get("size_vs_float32")),
             f"{100 * row['accuracy']:.2f} %",
-            "–"  # noqa: RUF001
+            "–"
             if row.get("accuracy_change_points") is None or row["runtime"] == "keras"
             else f"{row['accuracy_change_points']:+.2f}",
             f"{us(median(row, one, 'invoke'))} ({us(row['latency_us'][str(one)]['invoke']['p90'])} / "
@@ -173,9 +173,9 @@ def markdown(results: dict[str, Any]) -> str:
             cells.append(us(median(row, most, "end_to_end")))
         rate = throughput(row, most)
         cells += [
-            "–" if rate is None else f"{rate:,.0f}",  # noqa: RUF001
+            "–" if rate is None else f"{rate:,.0f}",
             size(row.get("peak_rss_bytes")),
-            "–" if row.get("cold_start_s") is None else f"{1000 * row['cold_start_s']:,.0f} ms",  # noqa: RUF001
+            "–" if row.get("cold_start_s") is None else f"{1000 * row['cold_start_s']:,.0f} ms",
         ]
         body.append(cells)
     lines += _table(header, body, "llrrrr" + "r" * (len(header) - 6))
@@ -254,7 +254,7 @@ def markdown(results: dict[str, Any]) -> str:
                 f"Process start to the first printed prediction for one PNG digit, median of {start['repeats']} "
                 f"alternating runs: `python edge/classify.py --model {start['model']}` **{med['edge']:.2f} s**, "
                 f"a Python that loads `model.keras` in TensorFlow and predicts **{med['keras']:.2f} s**: "
-                f"**{start['speedup']:.1f}× faster** (same prediction: {'yes' if start['same_prediction'] else 'NO'}).",  # noqa: RUF001
+                f"**{start['speedup']:.1f}× faster** (same prediction: {'yes' if start['same_prediction'] else 'NO'}).",
                 "",
             ]
 

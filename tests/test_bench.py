@@ -155,7 +155,7 @@ def test_table_and_chart_show_every_variant(results, quick_run):
     table = (out / "results.md").read_text()
     for row in results["rows"]:
         assert f"`{row['variant']}`" in table
-    assert "## LiteRT against ONNX Runtime" in table and "× float32" in table  # noqa: RUF001
+    assert "## LiteRT against ONNX Runtime" in table and "× float32" in table
     assert "## Which file to put on your Pi" in done.stdout  # the table is printed too
     drawn = {(p["runtime"], p["variant"]) for p in results["chart"]["points"]}
     assert drawn == {(r["runtime"], r["variant"]) for r in results["rows"]}
