@@ -96,7 +96,8 @@ def _check_model_file(path: Path) -> None:
     raise RuntimeProblem(f"{path}: {what}; convert the model with mnist-convert and give its .tflite file")
 
 
-def _explain_load_error(path: Path, runtime: str, error: Exception, chatter: str) -> str:
+def explain_load_error(path: Path, runtime: str, error: Exception, chatter: str) -> str:
+    """A runtime's failure to load ``path`` (its exception and what it printed) as one line of advice."""
     text = " ".join(f"{error} {chatter}".split())
     if _is_numpy_abi_error(text):
         return f"{path}: {_numpy_abi_advice(runtime)}"
@@ -134,7 +135,7 @@ class Classifier:
             with _stderr_captured() as chatter:
                 self.interpreter: Any = Interpreter(model_path=str(self.path), num_threads=self.threads)
         except (ValueError, RuntimeError, SystemError, AttributeError, ImportError) as e:
-            raise RuntimeProblem(_explain_load_error(self.path, self.runtime, e, chatter.text)) from None
+            raise RuntimeProblem(explain_load_error(self.path, self.runtime, e, chatter.text)) from None
         inputs, outputs = self.interpreter.get_input_details(), self.interpreter.get_output_details()
         if len(inputs) != 1 or len(outputs) != 1:
             raise RuntimeProblem(
@@ -154,7 +155,7 @@ class Classifier:
             with _stderr_captured() as chatter:
                 self.interpreter.allocate_tensors()
         except (ValueError, RuntimeError) as e:
-            raise RuntimeProblem(_explain_load_error(self.path, self.runtime, e, chatter.text)) from None
+            raise RuntimeProblem(explain_load_error(self.path, self.runtime, e, chatter.text)) from None
         self.input_dtype = np.dtype(self.input["dtype"])
         self.output_dtype = np.dtype(self.output["dtype"])
         self.num_classes = int(self.output["shape"][-1])

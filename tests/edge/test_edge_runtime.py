@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edge.runtime import Classifier, RuntimeProblem, _explain_load_error, interpreter_class
+from edge.runtime import Classifier, RuntimeProblem, explain_load_error, interpreter_class
 
 VARIANTS = ["float32", "float16", "dynamic", "int8", "int8_float_io", "int8_uint8_io"]
 
@@ -177,7 +177,7 @@ def test_tflite_runtime_under_numpy_2_gets_advice():
         "A module that was compiled using NumPy 1.x cannot be run in\nNumPy 2.4.6 as it may crash. ...\n"
         "AttributeError: _ARRAY_API not found\n"
     )
-    advice = _explain_load_error(Path("m.tflite"), "tflite_runtime", error, printed)
+    advice = explain_load_error(Path("m.tflite"), "tflite_runtime", error, printed)
     assert "built for NumPy 1" in advice and "numpy<2" in advice and "ai-edge-litert" in advice
 
 
