@@ -109,7 +109,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _classify(classifier: Any, args: argparse.Namespace) -> int:
-    names = _class_names(Path(args.model), classifier.num_classes)
+    from .model_info import class_names
+
+    names = class_names(args.model, classifier.num_classes)
     report = _Report(args.json, names, min(args.top_k, classifier.num_classes))
     pending: list[tuple[str, Any]] = []  # (file, image or error), in the order given
     images = 0
@@ -146,17 +148,17 @@ def _images(inputs: list[str], raw: bool) -> Iterator[tuple[str, Any]]:
     for given in inputs:
         path = Path(given)
         if not path.is_dir():
-            yield given, _one_image(given, raw)
+            yield given, prepare_one(given, raw)
             continue
         files = list_images(path)
         if not files:
             yield given, f"{given}: no images in this folder (looked for .png, .jpg and the like)"
         for file in files:
-            yield str(file), _one_image(str(file), raw)
+            yield str(file), prepare_one(str(file), raw)
 
 
-def _one_image(name: str, raw: bool) -> Any:
-    """The model's input for one file, or the one-line reason there is none."""
+def prepare_one(name: str, raw: bool = False) -> Any:
+    """The model's input for one file (uint8 28x28), or the one-line reason there is none (a str)."""
     import numpy as np
 
     from .preprocess import ImageError, load_image, prepare_image, to_gray
@@ -196,6 +198,18 @@ class _InputSaver:
             Image.fromarray(image).save(tmp, "PNG")
 
 
+def result_record(name: str, probs: Any, names: list[str], top_k: int) -> dict[str, Any]:
+    """What ``--json`` prints for one image (and what other front ends answer): the best class, its
+    probability, its name when it is not the digit itself, and the ``top_k`` most likely."""
+    ranked = probs.argsort()[::-1][:top_k]
+    best = int(ranked[0])
+    record: dict[str, Any] = {"file": name, "digit": best, "probability": round(float(probs[best]), 6)}
+    if names[best] != str(best):
+        record["label"] = names[best]
+    record["top_k"] = [{"digit": int(i), "probability": round(float(probs[i]), 6)} for i in ranked]
+    return record
+
+
 class _Report:
     """Prints results as they come, text or JSON lines, and counts failures for the exit status."""
 
@@ -205,15 +219,11 @@ class _Report:
 
     def result(self, name: str, probs: Any) -> None:
         self.done += 1
+        if self.as_json:
+            print(json.dumps(result_record(name, probs, self.names, self.top_k)), flush=True)
+            return
         ranked = probs.argsort()[::-1][: self.top_k]
         best = int(ranked[0])
-        if self.as_json:
-            line = {"file": name, "digit": best, "probability": round(float(probs[best]), 6)}
-            if self.names[best] != str(best):
-                line["label"] = self.names[best]
-            line["top_k"] = [{"digit": int(i), "probability": round(float(probs[i]), 6)} for i in ranked]
-            print(json.dumps(line), flush=True)
-            return
         text = f"{name}: {self.names[best]} ({probs[best]:.1%})"
         if self.top_k > 1:
             text += "   top " + ", ".join(f"{self.names[i]} {probs[i]:.1%}" for i in ranked)
@@ -230,20 +240,6 @@ class _Report:
         if self.failed and self.done + self.failed > 1 and not self.as_json:
             print(f"{self.done} classified, {self.failed} failed", file=sys.stderr)
         return 1 if self.failed else 0
-
-
-def _class_names(model: Path, count: int) -> list[str]:
-    """Class names from the converter's manifest.json beside the model, else the digits."""
-    from .model_info import ModelInfoError, read_manifest
-
-    try:
-        manifest = read_manifest(model.parent)
-    except ModelInfoError:
-        manifest = None
-    names = manifest.class_names if manifest else None
-    if names and len(names) == count:
-        return names
-    return [str(i) for i in range(count)]
 
 
 def _evaluate(classifier: Any, folder: str, as_json: bool) -> int:

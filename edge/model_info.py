@@ -196,3 +196,16 @@ def model_info(model_path: str | Path) -> ModelInfo:
         data=metrics.data if metrics else TrainedOn(),
         architecture=metrics.model if metrics else None,
     )
+
+
+def class_names(model_path: str | Path, count: int) -> list[str]:
+    """The names of a model's ``count`` classes, as every runner prints them: from the converter's
+    manifest.json beside the model, else the digits "0" .. str(count - 1)."""
+    try:
+        manifest = read_manifest(Path(model_path).parent)
+    except ModelInfoError:
+        manifest = None
+    names = manifest.class_names if manifest else None
+    if names and len(names) == count:
+        return names
+    return [str(i) for i in range(count)]
