@@ -37,6 +37,11 @@ INK_LEVEL = 0.15
 # ... and this many times the paper's noise (leftovers in blank photos: 4-35x, median 14x;
 # digits: 8-50x, faint ones on squared paper 9-15x).
 INK_NOISE = 8.0
+# Ink this many times longer than wide is one straight stroke: a 1, or a piece of a line.
+STRAIGHT = 6.0
+# ... and a straight stroke more than this far from upright (degrees) is a line: MNIST's 60,000
+# training digits have no 6:1 straight stroke beyond 55 degrees.
+LYING = 65.0
 LUMA = np.array([0.299, 0.587, 0.114], np.float32)  # ITU-R 601, what Pillow's convert("L") uses
 
 
@@ -98,9 +103,9 @@ def _find(gray: np.ndarray, window: int, min_contrast: float) -> _Found:
     """One search for the digit, with the paper estimated in a window x window neighbourhood."""
     import cv2
 
-    darkness = _flat_field(gray, window)
-    noise = _robust_sigma(darkness)
-    darkness = _without_lines(darkness, noise)
+    flat = _flat_field(gray, window)
+    noise = _robust_sigma(flat)
+    darkness = _without_lines(flat, noise)
     noise = _robust_sigma(darkness)
     mask, floor = _ink_mask(darkness, noise, min_contrast / 255.0)
     _, labels, stats, _ = cv2.connectedComponentsWithStats(_grouped(mask), connectivity=8)
@@ -110,11 +115,66 @@ def _find(gray: np.ndarray, window: int, min_contrast: float) -> _Found:
     # seen through a lens, is faint, or hardly above the noise.
     if float(np.percentile(darkness[digit], 90)) < max(INK_LEVEL, INK_NOISE * noise):
         raise NoInkError("no digit found: only faint marks (lines, shadows, the paper's edge), no ink")
+    if _is_a_line(flat, digit, noise):
+        raise NoInkError("no digit found: only a straight line (ruled or grid paper, the edge of the sheet)")
     x0 = min(b.box[0] for b in chosen)
     y0 = min(b.box[1] for b in chosen)
     x1 = max(b.box[0] + b.box[2] for b in chosen)
     y1 = max(b.box[1] + b.box[3] for b in chosen)
     return _Found(darkness, digit, (x0, y0, x1 - x0, y1 - y0), floor)
+
+
+def _is_a_line(darkness: np.ndarray, ink: np.ndarray, noise: float) -> bool:
+    """Is the ink one thin straight stroke that is part of a longer line: a piece of a ruled or
+    grid line or of the sheet's edge that line removal left behind?
+
+    Lying (more than 45 degrees from upright) it is never a digit. Upright it may be a 1, which
+    ends where it ends; a line's piece goes on beyond its ends, in the photo before the lines
+    were taken out.
+    """
+    ys, xs = np.nonzero(ink)
+    if len(xs) < 12:
+        return False
+    points = np.column_stack([xs, ys]).astype(np.float64)
+    centre = points.mean(axis=0)
+    spread, axes = np.linalg.eigh(np.cov((points - centre).T))
+    length, width = math.sqrt(12.0 * spread[1]), math.sqrt(12.0 * max(spread[0], 0.0))  # of a uniform bar
+    if length < STRAIGHT * max(width, 1.0):
+        return False
+    dx, dy = axes[:, 1]
+    if abs(dy) < math.cos(math.radians(LYING)):
+        return True
+    height, frame_width = darkness.shape
+    # Along the frame's edge, and as straight as it: the sheet's edge or vignetting, not a pen.
+    margin = 2.0 * width + 3.0
+    if abs(dx) < 0.1 and min(centre[0], frame_width - 1 - centre[0]) < margin:
+        return True
+    if abs(dy) < 0.1 and min(centre[1], height - 1 - centre[1]) < margin:
+        return True
+    level = float(np.median(darkness[ink]))
+    reach = (points - centre) @ np.array([dx, dy])
+    across = np.arange(-5, 6)
+    for sign, end in ((1.0, reach.max()), (-1.0, -reach.min())):
+        along = np.arange(end + 0.15 * length + 3, end + length)
+        xs_out = centre[0] + sign * dx * along[:, None] - dy * across[None, :]
+        ys_out = centre[1] + sign * dy * along[:, None] + dx * across[None, :]
+        axis = xs_out[:, 5], ys_out[:, 5]
+        rows = (axis[0] >= 0) & (axis[0] <= frame_width - 1) & (axis[1] >= 0) & (axis[1] <= height - 1)
+        if rows.sum() < 0.3 * length:
+            continue
+        # Across the line's way on, the typical darkness: a line going on is darkest on its
+        # axis (a grid line beside it, parallel, is darkest off it), and paper on one side at least.
+        ys_in = np.clip(np.rint(ys_out[rows]).astype(int), 0, height - 1)
+        xs_in = np.clip(np.rint(xs_out[rows]).astype(int), 0, frame_width - 1)
+        profile = np.median(darkness[ys_in, xs_in], axis=0)
+        centre_level = float(profile[4:7].max())
+        if (
+            centre_level > max(0.5 * level, 4.0 * noise)
+            and centre_level >= 0.9 * float(profile.max())
+            and min(profile[0], profile[-1]) < 0.5 * centre_level
+        ):
+            return True
+    return False
 
 
 def _hollow_width(gray: np.ndarray, found: _Found, widest: int) -> float:
