@@ -16,11 +16,12 @@ numpy and Pillow only; Pillow is imported when an image is first touched, so tha
 
 from __future__ import annotations
 
+import io
 import math
 import warnings
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -54,6 +55,14 @@ class ImageError(Exception):
     """An image that cannot be used. The message is one line: the file, the problem, the fix."""
 
 
+class NotAnImageError(ImageError):
+    """Not an image Pillow reads (a text file, a video, a HEIC without its plug-in), or a broken one."""
+
+
+class TooManyPixelsError(ImageError):
+    """More pixels than a digit photo needs and than the device should decode."""
+
+
 class NoDigitError(ImageError):
     """The image holds no digit (blank, or too little contrast): saying so beats guessing."""
 
@@ -79,58 +88,67 @@ def list_images(folder: str | Path, recursive: bool = True) -> list[Path]:
     )
 
 
-def load_image(path: str | Path) -> Image.Image:
-    """Open an image file as the user sees it: fully decoded, first and only frame, EXIF-rotated.
+def load_image(source: str | Path | bytes, name: str | None = None) -> Image.Image:
+    """Open an image file, or the bytes of one (an upload), as the user sees it: fully decoded,
+    first and only frame, EXIF-rotated.
 
-    Refuses, with an :class:`ImageError`, what cannot be a digit photo or would hurt the device:
-    a missing or unreadable file, a non-image, a truncated file, a decompression bomb, and an
-    animated image (which frame holds the digit is anyone's guess; MPO photos, whose extra
-    frames are depth maps or previews, use their main image).
+    Refuses, with an :class:`ImageError` naming ``name`` (the file's path by default), what cannot
+    be a digit photo or would hurt the device: a missing or unreadable file, a non-image
+    (:class:`NotAnImageError`), a truncated file, a decompression bomb (:class:`TooManyPixelsError`),
+    and an animated image (which frame holds the digit is anyone's guess; MPO photos, whose extra
+    frames are depth maps or previews, use their main image). Bytes are decoded in memory.
     """
     from PIL import Image, ImageOps, UnidentifiedImageError
 
-    path = Path(path)
-    if path.is_dir():
-        raise ImageError(f"{path}: is a folder, not an image")
+    in_memory = isinstance(source, bytes | bytearray)
+    name = name or ("upload" if in_memory else str(source))
+    fix = "send it again" if in_memory else "copy or save the file again"
+    if in_memory:
+        if not source:
+            raise NotAnImageError(f"{name}: empty; send the image's bytes")
+        opened: Any = io.BytesIO(source)
+    else:
+        opened = Path(source)
+        if opened.is_dir():
+            raise ImageError(f"{name}: is a folder, not an image")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(path)
+            image = Image.open(opened)
     except FileNotFoundError:
-        raise ImageError(f"{path}: no such file; check the path") from None
+        raise ImageError(f"{name}: no such file; check the path") from None
     except PermissionError:
-        raise ImageError(f"{path}: permission denied; check the file's permissions") from None
+        raise ImageError(f"{name}: permission denied; check the file's permissions") from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
-        raise ImageError(f"{path}: too many pixels ({_first_line(e)}); scale the image down first") from None
+        raise TooManyPixelsError(f"{name}: too many pixels ({_first_line(e)}); scale the image down first") from None
     except UnidentifiedImageError:
-        hint = " (HEIC photos need: pip install pillow-heif)" if path.suffix.lower() in (".heic", ".heif") else ""
-        raise ImageError(f"{path}: not an image Pillow can read{hint}; save it as PNG or JPEG") from None
+        heic = not in_memory and opened.suffix.lower() in (".heic", ".heif")
+        hint = " (HEIC photos need: pip install pillow-heif)" if heic else ""
+        raise NotAnImageError(f"{name}: not an image Pillow can read{hint}; save it as PNG or JPEG") from None
     except OSError as e:
         if e.errno is not None:  # the file system's error: a device, a lost mount
-            raise ImageError(f"{path}: cannot read it ({e.strerror})") from None
-        raise ImageError(
-            f"{path}: truncated or corrupt image ({_first_line(e)}); copy or save the file again"
-        ) from None
+            raise ImageError(f"{name}: cannot read it ({e.strerror})") from None
+        raise NotAnImageError(f"{name}: truncated or corrupt image ({_first_line(e)}); {fix}") from None
+    except (ValueError, SyntaxError, EOFError) as e:
+        raise NotAnImageError(f"{name}: truncated or corrupt image ({_first_line(e)}); {fix}") from None
     with image:
         width, height = image.size
         if width * height > MAX_PIXELS:
-            raise ImageError(
-                f"{path}: {width}x{height} is {width * height / 1e6:.0f} megapixels, over the "
+            raise TooManyPixelsError(
+                f"{name}: {width}x{height} is {width * height / 1e6:.0f} megapixels, over the "
                 f"{MAX_PIXELS / 1e6:.0f}-megapixel limit (a decompression bomb?); scale the image down first"
             )
         frames = getattr(image, "n_frames", 1)
         if frames > 1 and image.format != "MPO":
             raise ImageError(
-                f"{path}: animated {image.format} with {frames} frames; save the frame with the digit as PNG or JPEG"
+                f"{name}: animated {image.format} with {frames} frames; save the frame with the digit as PNG or JPEG"
             )
         if image.format == "JPEG":
             image.draft(None, (WORK_SIDE, WORK_SIDE))  # decode big photos at reduced size: much faster
         try:
             image.load()
         except (OSError, ValueError, SyntaxError, EOFError) as e:
-            raise ImageError(
-                f"{path}: truncated or corrupt image data ({_first_line(e)}); copy or save the file again"
-            ) from None
+            raise NotAnImageError(f"{name}: truncated or corrupt image data ({_first_line(e)}); {fix}") from None
         return ImageOps.exif_transpose(image)
 
 
