@@ -33,14 +33,16 @@ LONG_LINE = 0.5
 # several pixels wide however small the frame.
 MIN_WINDOW = 15
 # The digit's ink, at its darkest tenth, is at least this much darker than the paper ...
-INK_LEVEL = 0.15
+INK_LEVEL = 0.08
 # ... and this many times the paper's noise (leftovers in blank photos: 4-35x, median 14x;
 # digits: 8-50x, faint ones on squared paper 9-15x).
-INK_NOISE = 8.0
+INK_NOISE = 6.0
+# Groups of strokes looked at, likeliest first, before a photo is said to hold no digit.
+CHOICES = 3
 # Ink this many times longer than wide is one straight stroke: a 1, or a piece of a line.
 STRAIGHT = 6.0
-# ... and a straight stroke more than this far from upright (degrees) is a line: MNIST's 60,000
-# training digits have no 6:1 straight stroke beyond 55 degrees.
+# ... and a stroke more than this far from upright (degrees), three times longer than wide, is a
+# line: MNIST's 60,000 training digits have no 6:1 straight stroke beyond 55 degrees.
 LYING = 65.0
 LUMA = np.array([0.299, 0.587, 0.114], np.float32)  # ITU-R 601, what Pillow's convert("L") uses
 
@@ -104,24 +106,48 @@ def _find(gray: np.ndarray, window: int, min_contrast: float) -> _Found:
     import cv2
 
     flat = _flat_field(gray, window)
-    noise = _robust_sigma(flat)
-    darkness = _without_lines(flat, noise)
+    darkness = _without_lines(flat, _paper_sigma(flat))
+    # Again: fainter lines stand out once the darker ones are gone (a squared sheet's fine grid).
+    darkness = _without_lines(darkness, _paper_sigma(darkness))
     noise = _robust_sigma(darkness)
     mask, floor = _ink_mask(darkness, noise, min_contrast / 255.0)
     _, labels, stats, _ = cv2.connectedComponentsWithStats(_grouped(mask), connectivity=8)
-    chosen = _choose(_blobs(darkness, mask, labels, stats), darkness.shape)
-    digit = np.isin(labels, [b.label for b in chosen]) & mask
-    # Ink stands out: what is left of a line, the edge of the sheet or a shadow, paper texture
-    # seen through a lens, is faint, or hardly above the noise.
-    if float(np.percentile(darkness[digit], 90)) < max(INK_LEVEL, INK_NOISE * noise):
-        raise NoInkError("no digit found: only faint marks (lines, shadows, the paper's edge), no ink")
-    if _is_a_line(flat, digit, noise):
-        raise NoInkError("no digit found: only a straight line (ruled or grid paper, the edge of the sheet)")
+    blobs = _blobs(darkness, mask, labels, stats)
+    # The likeliest group of strokes, unless it is no ink after all (what is left of a line, the
+    # edge of the sheet or a shadow, paper texture): then the next likeliest, a few times.
+    first_problem = None
+    for _ in range(CHOICES):
+        try:
+            chosen = _choose(blobs, darkness.shape)
+        except NoInkError:
+            if first_problem:
+                raise NoInkError(first_problem) from None
+            raise
+        digit = np.isin(labels, [b.label for b in chosen]) & mask
+        problem = _not_ink(flat, darkness, digit, noise)
+        if problem is None:
+            break
+        first_problem = first_problem or problem
+        blobs = [b for b in blobs if b not in chosen]
+    else:
+        raise NoInkError(first_problem)
     x0 = min(b.box[0] for b in chosen)
     y0 = min(b.box[1] for b in chosen)
     x1 = max(b.box[0] + b.box[2] for b in chosen)
     y1 = max(b.box[1] + b.box[3] for b in chosen)
     return _Found(darkness, digit, (x0, y0, x1 - x0, y1 - y0), floor)
+
+
+def _not_ink(flat: np.ndarray, darkness: np.ndarray, digit: np.ndarray, noise: float) -> str | None:
+    """Why the strokes found are not a digit's ink, or None if they may be.
+
+    Ink stands out from the paper's noise and is no piece of a longer straight line.
+    """
+    if float(np.percentile(darkness[digit], 90)) < max(INK_LEVEL, INK_NOISE * noise):
+        return "no digit found: only faint marks (lines, shadows, the paper's edge), no ink"
+    if _is_a_line(flat, digit, noise):
+        return "no digit found: only a straight line (ruled or grid paper, the edge of the sheet)"
+    return None
 
 
 def _is_a_line(darkness: np.ndarray, ink: np.ndarray, noise: float) -> bool:
@@ -139,17 +165,18 @@ def _is_a_line(darkness: np.ndarray, ink: np.ndarray, noise: float) -> bool:
     centre = points.mean(axis=0)
     spread, axes = np.linalg.eigh(np.cov((points - centre).T))
     length, width = math.sqrt(12.0 * spread[1]), math.sqrt(12.0 * max(spread[0], 0.0))  # of a uniform bar
+    dx, dy = axes[:, 1]
+    if length >= 3.0 * max(width, 1.0) and abs(dy) < math.cos(math.radians(LYING)):
+        return True  # a bar lying flat: 12 of MNIST's 60,000 training digits are like it
     if length < STRAIGHT * max(width, 1.0):
         return False
-    dx, dy = axes[:, 1]
-    if abs(dy) < math.cos(math.radians(LYING)):
-        return True
     height, frame_width = darkness.shape
-    # Along the frame's edge, and as straight as it: the sheet's edge or vignetting, not a pen.
-    margin = 2.0 * width + 3.0
-    if abs(dx) < 0.1 and min(centre[0], frame_width - 1 - centre[0]) < margin:
+    # Along the frame's edge, as straight as it and right beside it: the sheet's edge or
+    # vignetting, not a pen.
+    beside = width + 3.0
+    if abs(dx) < 0.1 and (xs.max() <= beside or xs.min() >= frame_width - 1 - beside):
         return True
-    if abs(dy) < 0.1 and min(centre[1], height - 1 - centre[1]) < margin:
+    if abs(dy) < 0.1 and (ys.max() <= beside or ys.min() >= height - 1 - beside):
         return True
     level = float(np.median(darkness[ink]))
     reach = (points - centre) @ np.array([dx, dy])
@@ -306,7 +333,11 @@ def _without_lines(darkness: np.ndarray, noise: float) -> np.ndarray:
     import cv2
 
     height, width = darkness.shape
-    candidates = (darkness > max(4.0 * noise, 0.04)).astype(np.uint8)
+    candidates = darkness > max(4.0 * noise, 0.04)
+    # A faint line is broken up by the paper's noise; averaged along itself (lines near the
+    # frame's axes: ruled and squared paper), it is whole again and the noise a third.
+    along = np.maximum(cv2.blur(darkness, (9, 1)), cv2.blur(darkness, (1, 9)))
+    candidates = (candidates | (along > max(3.0 * _paper_sigma(along), 0.03))).astype(np.uint8)
     shortest = LONG_LINE * min(height, width)
     segments = cv2.HoughLinesP(
         candidates,
@@ -320,14 +351,15 @@ def _without_lines(darkness: np.ndarray, noise: float) -> np.ndarray:
         return darkness
     widen = cv2.dilate(darkness, np.ones((3, 3), np.uint8))  # the line's darkness, a pixel off or not
     thickness = max(3, round(max(height, width) / 200))
-    found = []  # (darkness, angle, offset, start, end)
+    found = []  # (darkness, angle, offset, crossing, long enough alone, start, end, width)
     for segment in segments.reshape(-1, 4):
         x1, y1, x2, y2 = (float(v) for v in segment)
         length = math.hypot(x2 - x1, y2 - y1)
         angle = math.atan2(y2 - y1, x2 - x1) % math.pi
         span = min(width / max(abs(math.cos(angle)), 1e-6), height / max(math.sin(angle), 1e-6))
-        if length < LONG_LINE * span:
-            continue
+        # Shorter than LONG_LINE of its way across the frame, it counts only as one of a family
+        # (the noise breaks a faint ruled line into pieces).
+        lone_ok = length >= LONG_LINE * span
         x1, y1, x2, y2 = _centred_on_line(darkness, (x1, y1, x2, y2), thickness)
         steps = np.linspace(0.0, 1.0, max(2, round(length)))
         xs = np.clip(np.rint(x1 + (x2 - x1) * steps).astype(int), 0, width - 1)
@@ -347,24 +379,62 @@ def _without_lines(darkness: np.ndarray, noise: float) -> np.ndarray:
         if max(sides) > 0.5 * level:
             continue
         offset = x1 * math.sin(angle) - y1 * math.cos(angle)
-        found.append((level, angle, offset, crossing, (round(x1), round(y1)), (round(x2), round(y2))))
+        drawn = max(thickness, _line_width(darkness, xs, ys, angle, thickness) + 2)
+        found.append(
+            (level, angle, offset, crossing and lone_ok, lone_ok, (round(x1), round(y1)), (round(x2), round(y2)), drawn)
+        )
     # A ruled or squared sheet has families of parallel lines; a lone straight line (a margin, an
     # edge) is taken out if it crosses the whole frame (a digit lies inside the frame) or is
     # fainter than the ink; a 7's bar in a tight crop is neither.
     peak = float(cv2.blur(darkness, (3, 3)).max())
     kept = []
-    for level, angle, offset, crossing, start, end in found:
+    for level, angle, offset, crossing, lone_ok, start, end, drawn in found:
         family = sum(
             1
-            for _, other, shift, _, _, _ in found
+            for _, other, shift, _, _, _, _, _ in found
             if abs(math.remainder(other - angle, math.pi)) < 0.07 and abs(shift - offset) > 2 * thickness
         )
-        if family >= 2 or crossing or level < 0.6 * peak:
-            kept.append((level, start, end))
+        if family >= 2:  # printed across the sheet: the noise may have hidden its ends
+            start, end = _across_frame(start, end, angle, darkness.shape)
+        if family >= 2 or (lone_ok and (crossing or level < 0.6 * peak)):
+            kept.append((level, start, end, drawn))
     lines = np.zeros_like(darkness)
-    for level, start, end in sorted(kept):  # darkest last: where lines cross, the darker one counts
-        cv2.line(lines, start, end, level, thickness)
+    for level, start, end, drawn in sorted(kept):  # darkest last: where lines cross, the darker one counts
+        cv2.line(lines, start, end, level, drawn)
     return np.clip(1.0 - (1.0 - darkness) / np.maximum(1.0 - lines, 0.05), 0.0, 1.0)
+
+
+def _across_frame(start: tuple[int, int], end: tuple[int, int], angle: float, shape: tuple[int, int]) -> tuple:
+    """A segment's line from one edge of the frame to the other."""
+    height, width = shape
+    dx, dy = math.cos(angle), math.sin(angle)
+    reach = float(width + height)
+    x, y = start
+    ends = []
+    for sign in (-1.0, 1.0):
+        # the furthest point along the line still inside the frame
+        limits = []
+        if abs(dx) > 1e-6:
+            limits.append(((width - 1 if sign * dx > 0 else 0) - x) / (sign * dx))
+        if abs(dy) > 1e-6:
+            limits.append(((height - 1 if sign * dy > 0 else 0) - y) / (sign * dy))
+        t = max(0.0, min(min(limits, default=reach), reach))
+        ends.append((round(x + sign * t * dx), round(y + sign * t * dy)))
+    return ends[0], ends[1]
+
+
+def _line_width(darkness: np.ndarray, xs: np.ndarray, ys: np.ndarray, angle: float, thin: int) -> int:
+    """How many pixels wide a line is: across it, its typical darkness is over a third of its peak.
+
+    A printed line is often wider than a pen's: taken out narrower, its two edges would be left
+    behind as long thin strokes.
+    """
+    height, width = darkness.shape
+    offsets = np.arange(-3 * thin, 3 * thin + 1)
+    across_x = np.clip(np.rint(xs[:, None] - math.sin(angle) * offsets[None, :]).astype(int), 0, width - 1)
+    across_y = np.clip(np.rint(ys[:, None] + math.cos(angle) * offsets[None, :]).astype(int), 0, height - 1)
+    profile = np.median(darkness[across_y, across_x], axis=0)
+    return int((profile > profile.max() / 3.0).sum())
 
 
 def _centred_on_line(darkness: np.ndarray, segment: tuple[float, ...], reach: int) -> tuple[float, ...]:
@@ -471,6 +541,13 @@ def _choose(blobs: list[Blob], shape: tuple[int, int]) -> list[Blob]:
     if len(chosen) == 1 and best.mass < 1e-3:
         raise NoInkError("no digit found: only specks")
     return chosen
+
+
+def _paper_sigma(darkness: np.ndarray) -> float:
+    """The paper's noise where lines cover much of it (a quarter of squared paper's pixels): from
+    the lighter half alone, the median less its 16th percentile (one sigma of a normal spread)."""
+    p16, p50 = np.percentile(darkness, [15.87, 50.0])
+    return float(p50 - p16)
 
 
 def _robust_sigma(values: np.ndarray) -> float:
