@@ -389,14 +389,17 @@ def _without_lines(darkness: np.ndarray, noise: float) -> np.ndarray:
     peak = float(cv2.blur(darkness, (3, 3)).max())
     kept = []
     for level, angle, offset, crossing, lone_ok, start, end, drawn in found:
-        family = sum(
-            1
+        shifts = sorted(
+            shift
             for _, other, shift, _, _, _, _, _ in found
             if abs(math.remainder(other - angle, math.pi)) < 0.07 and abs(shift - offset) > 2 * thickness
         )
-        if family >= 2:  # printed across the sheet: the noise may have hidden its ends
+        # Other lines beside it (pieces of one line share its offset): a sheet's ruling has many.
+        family = sum(1 for i, shift in enumerate(shifts) if i == 0 or shift - shifts[i - 1] > 2 * thickness)
+        ruled = family >= 3
+        if ruled:  # printed across the sheet: the noise may have hidden its ends
             start, end = _across_frame(start, end, angle, darkness.shape)
-        if family >= 2 or (lone_ok and (crossing or level < 0.6 * peak)):
+        if ruled or (lone_ok and (len(shifts) >= 2 or crossing or level < 0.6 * peak)):
             kept.append((level, start, end, drawn))
     lines = np.zeros_like(darkness)
     for level, start, end, drawn in sorted(kept):  # darkest last: where lines cross, the darker one counts
