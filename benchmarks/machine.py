@@ -1,4 +1,4 @@
-"""What the figures were measured on: they mean little without the CPU, the cores and the versions."""
+"""What the figures were measured on: little without the CPU, its SIMD features, the cores and the versions."""
 
 from __future__ import annotations
 
@@ -6,8 +6,11 @@ import contextlib
 import importlib.metadata
 import os
 import platform
-from pathlib import Path
 from typing import Any
+
+from edge.cpu import cpu_model, simd_features, simd_summary, usable_cores
+
+__all__ = ["PACKAGES", "cpu_model", "describe", "one_line", "usable_cores"]
 
 PACKAGES = {
     "numpy": "numpy",
@@ -18,28 +21,6 @@ PACKAGES = {
     "tf2onnx": "tf2onnx",
     "onnx": "onnx",
 }
-
-
-def cpu_model() -> str:
-    """The CPU's name from /proc/cpuinfo (x86 "model name", a Raspberry Pi's "Model"), else what platform knows."""
-    try:
-        text = Path("/proc/cpuinfo").read_text(errors="replace")
-    except OSError:
-        text = ""
-    for key in ("model name", "Model", "Hardware", "cpu model"):
-        for line in text.splitlines():
-            name, _, value = line.partition(":")
-            if name.strip() == key and value.strip():
-                return value.strip()
-    return platform.processor() or platform.machine() or "unknown"
-
-
-def usable_cores() -> int:
-    """Cores this process may run on (a container or taskset may allow fewer than the machine has)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # macOS, Windows
-        return os.cpu_count() or 1
 
 
 def describe() -> dict[str, Any]:
@@ -54,6 +35,7 @@ def describe() -> dict[str, Any]:
         memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     return {
         "cpu": cpu_model(),
+        "simd": simd_features(),
         "cores": usable_cores(),
         "logical_cpus": os.cpu_count(),
         "memory_bytes": memory,
@@ -65,8 +47,13 @@ def describe() -> dict[str, Any]:
 
 
 def one_line(machine: dict[str, Any]) -> str:
-    """E.g. 'AMD EPYC, 2 cores, 24 GiB, Linux 6.1 x86_64'."""
-    parts = [machine["cpu"], f"{machine['cores']} core{'s' if machine['cores'] != 1 else ''}"]
+    """E.g. 'AMD EPYC (AVX2, no AVX-512, no VNNI), 2 cores, 24 GiB, Linux 6.1 x86_64'.
+
+    The SIMD features decide whether int8 beats float32 (edge/cpu.py); results.json files written
+    before they were recorded just leave them out.
+    """
+    cpu = f"{machine['cpu']} ({simd_summary(machine['simd'])})" if "simd" in machine else machine["cpu"]
+    parts = [cpu, f"{machine['cores']} core{'s' if machine['cores'] != 1 else ''}"]
     if machine.get("memory_bytes"):
         parts.append(f"{machine['memory_bytes'] / 2**30:.0f} GiB")
     parts.append(f"{machine['os']} {machine['architecture']}")

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from convert import calibration, compat, manifest
+from convert import calibration, compat, manifest, metadata
 from convert.calibration import DEFAULT_SAMPLES
 from convert.model_source import ModelSource, open_model
 from convert.quantization_debug import hint_text, layer_hints
@@ -143,6 +143,7 @@ class _Run:
     calibration_images: np.ndarray | None = None
     calibration_info: dict[str, Any] | None = None
     reference: dict[str, Any] = field(default_factory=dict)
+    created: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
 
     def say(self, text: str) -> None:
         if self.options.progress:
@@ -256,17 +257,46 @@ def _convert_and_evaluate(run: _Run) -> list[dict[str, Any]]:
             run.say(f"converting {name}{calibrating}...")
             with run.quiet():
                 flatbuffer = convert_variant(run.source.saved_model, name, run.calibration_images)
-            write_atomic(path, flatbuffer)
-            entry = {"variant": name, **manifest.describe(path), "summary": spec.summary}
+            # The file carries its class names and provenance (convert/metadata.py); the one evaluated
+            # is the one written, and its accuracy goes in once measured (the graph stays the same).
+            record = _embedded_record(run, name)
+            write_atomic(path, metadata.with_metadata(flatbuffer, record))
+            accuracy = None
             if run.options.evaluate_models:
-                entry["accuracy"] = evaluate(
+                accuracy = evaluate(
                     path, run.test, progress=run.options.progress, label=name, quiet=not run.options.verbose
                 )
+                record.update(accuracy=accuracy, evaluated_on=f"{len(run.test.labels)} test images")
+                write_atomic(path, metadata.with_metadata(flatbuffer, record))
+            entry = {"variant": name, **manifest.describe(path), "summary": spec.summary}
+            if accuracy is not None:
+                entry["accuracy"] = accuracy
             if name == "float32":
                 run.reference = {"variant": "float32", "bytes": entry["bytes"], "accuracy": entry.get("accuracy")}
             if name in wanted:
                 entries.append(entry)
     return entries
+
+
+def _embedded_record(run: _Run, variant: str) -> dict[str, Any]:
+    """What ``variant``'s file says about itself (convert/metadata.py), accuracy still to come."""
+    import tensorflow as tf
+
+    metrics = run.source.metrics
+    return metadata.record(
+        variant=variant,
+        summary=VARIANTS[variant].summary,
+        class_names=run.class_names,
+        preprocessing=manifest.PREPROCESSING,
+        dataset=run.dataset,
+        converted=run.created,
+        tensorflow=tf.__version__,
+        architecture=metrics.model if metrics else None,
+        trained=metadata.trained_at(run.source.artifacts) if metrics else None,
+        keras_test_accuracy=metrics.test_accuracy if metrics else None,
+        image_folder=metrics.data.image_folder if metrics else None,
+        calibration=run.calibration_info if VARIANTS[variant].quantize == "int8" else None,
+    )
 
 
 def _explain_failures(run: _Run, entries: list[dict[str, Any]]) -> list[str]:
@@ -288,11 +318,13 @@ def _header(run: _Run, tensorflow: str, entries: list[dict[str, Any]]) -> dict[s
     """The manifest's header; each entry also gets the facts a device reading only its own entry needs."""
     header = {
         "format": manifest.FORMAT_VERSION,
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created": run.created,
         "source": {
             "model": str(run.source.path.resolve()),
             "keras_test_accuracy": run.source.metrics.test_accuracy if run.source.metrics else None,
         },
+        # The work per image (train/macs.py), the same in every file of the model: latency reads against it.
+        "macs_per_image": run.source.metrics.raw.get("macs_per_image") if run.source.metrics else None,
         "dataset": run.dataset,
         "class_names": run.class_names,
         "preprocessing": manifest.PREPROCESSING,
@@ -307,6 +339,7 @@ def _header(run: _Run, tensorflow: str, entries: list[dict[str, Any]]) -> dict[s
             preprocessing=manifest.PREPROCESSING["function"],
             tensorflow=tensorflow,
             source=header["source"]["model"],
+            macs_per_image=header["macs_per_image"],
         )
     return header
 

@@ -193,7 +193,15 @@ def _parser() -> Any:
     )
     parser.add_argument("--loop", action="store_true", help="replay a video or folder from the start when it ends")
     parser.add_argument("--json", action="store_true", help="print each change as a JSON object, for scripts")
-    parser.add_argument("--threads", type=int, metavar="N", help="interpreter threads (default: all cores)")
+    from .threads import AUTO, threads_argument
+
+    parser.add_argument(
+        "--threads",
+        type=threads_argument,
+        default=AUTO,
+        metavar="N",
+        help="interpreter threads, or 'auto': the count measured fastest for this model here (default: auto)",
+    )
     parser.add_argument(
         "--runtime", choices=("ai_edge_litert", "tflite_runtime", "tensorflow"), help="interpreter to use"
     )

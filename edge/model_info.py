@@ -8,7 +8,8 @@ calibration and one entry per ``.tflite`` file. Both are read by every tool that
 empty), a file that cannot be read is a :class:`ModelInfoError` of one line. The whole JSON
 object stays in ``.raw`` for a tool that rewrites the file.
 
-Standard library only: the edge runner reads its class names here on the device.
+Standard library only: the edge runner reads its class names here on the device (first from the
+record inside the .tflite file, edge/model_metadata.py).
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from .model_metadata import read_embedded
 
 METRICS_NAME = "metrics.json"
 MANIFEST_NAME = "manifest.json"
@@ -199,8 +202,12 @@ def model_info(model_path: str | Path) -> ModelInfo:
 
 
 def class_names(model_path: str | Path, count: int) -> list[str]:
-    """The names of a model's ``count`` classes, as every runner prints them: from the converter's
-    manifest.json beside the model, else the digits "0" .. str(count - 1)."""
+    """The names of a model's ``count`` classes, as every runner prints them: from the record inside
+    the .tflite file (edge/model_metadata.py: it travels with the file), else from the converter's
+    manifest.json beside the model (older files), else the digits "0" .. str(count - 1)."""
+    embedded = read_embedded(model_path)
+    if embedded and embedded.class_names and len(embedded.class_names) == count:
+        return embedded.class_names
     try:
         manifest = read_manifest(Path(model_path).parent)
     except ModelInfoError:

@@ -120,16 +120,21 @@ class Classifier:
 
     ``predict`` takes uint8 images (N, 28, 28) as MNIST stores them, quantizes them with the
     model's own scale and zero point, runs them in batches, and returns probabilities.
-    ``threads`` defaults to every core: what a device that does nothing else wants.
+    ``threads`` defaults to every core; ``"auto"`` is the count measured fastest for this model on
+    this device (edge/threads.py, cached after the first time).
     """
 
-    def __init__(self, model_path: str | Path, threads: int | None = None, runtime: str | None = None):
+    def __init__(self, model_path: str | Path, threads: int | str | None = None, runtime: str | None = None):
         self.path = Path(model_path)
-        if threads is not None and threads < 1:
-            raise RuntimeProblem(f"--threads must be at least 1, not {threads}")
-        self.threads = threads or os.cpu_count() or 1
+        if (isinstance(threads, int) and threads < 1) or (isinstance(threads, str) and threads != "auto"):
+            raise RuntimeProblem(f"--threads must be 'auto' or at least 1, not {threads}")
         _check_model_file(self.path)
         Interpreter, self.runtime = interpreter_class(runtime)
+        if threads == "auto":
+            from .threads import auto_threads
+
+            threads = auto_threads(self.path, self.runtime)
+        self.threads = int(threads or os.cpu_count() or 1)
         chatter = Captured()
         try:
             with _stderr_captured() as chatter:

@@ -1,6 +1,6 @@
 """The digit classifier as a web page and a JSON API, served from the Pi: draw, photograph or film a digit.
 
-    python edge/serve.py --model mnist_int8.tflite [--host 0.0.0.0] [--port 8000] [--threads N]
+    python edge/serve.py --model mnist_int8.tflite [--host 0.0.0.0] [--port 8000] [--threads N|auto]
 
 Open http://127.0.0.1:8000/ (or, with ``--host 0.0.0.0``, the LAN address it prints, from a
 phone). The page (edge/web/) draws, uploads or films a digit and shows the answer; scripts use
@@ -680,7 +680,15 @@ def _parser() -> Any:
         "GET /api/model",
     )
     parser.add_argument("-m", "--model", required=True, help=".tflite file written by mnist-convert")
-    parser.add_argument("--threads", type=int, metavar="N", help="interpreter threads (default: all cores)")
+    from .threads import AUTO, threads_argument
+
+    parser.add_argument(
+        "--threads",
+        type=threads_argument,
+        default=AUTO,
+        metavar="N",
+        help="interpreter threads, or 'auto': the count measured fastest for this model here (default: auto)",
+    )
     parser.add_argument(
         "--runtime", choices=("ai_edge_litert", "tflite_runtime", "tensorflow"), help="interpreter to use"
     )

@@ -165,15 +165,6 @@ def test_usage_errors(capsys, int8_model):
         main(["-m", str(int8_model), "--top-k", "0", "x.png"])
 
 
-def test_class_names_from_the_manifest_beside_the_model(tmp_path, capsys, int8_model, png_folder):
-    shutil.copy(int8_model, tmp_path / "fashion.tflite")
-    names = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
-    (tmp_path / "manifest.json").write_text(json.dumps({"class_names": names}))
-    code, out, _ = run(capsys, "-m", tmp_path / "fashion.tflite", "--json", sorted(png_folder.iterdir())[0])
-    record = json.loads(out[0])
-    assert code == 0 and record["label"] == names[record["digit"]]
-
-
 def test_a_copy_of_edge_alone_runs_as_a_script(tmp_path, int8_model, png_folder):
     """What a Raspberry Pi gets: the edge/ folder copied on its own, under any name; no TensorFlow."""
     copy = tmp_path / "pi" / "digits"
