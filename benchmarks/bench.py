@@ -207,6 +207,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "dataset": dataset,
             "name": metrics.model if metrics else None,
             "keras_test_accuracy_in_training": metrics.test_accuracy if metrics else None,
+            "macs_per_image": manifest.raw.get("macs_per_image")
+            or (metrics.raw.get("macs_per_image") if metrics else None),
             "data": str(data),
         },
         "onnx": None,

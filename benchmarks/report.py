@@ -115,6 +115,14 @@ def _table(header: list[str], rows: list[list[str]], align: str) -> list[str]:
     return format_table([header, *rows], align, markdown=True).split("\n")
 
 
+def _work_line(model: dict[str, Any]) -> list[str]:
+    """The model's work per image, to read the latencies against (none when metrics.json did not say)."""
+    macs = model.get("macs_per_image")
+    if not macs:
+        return []
+    return [f"Work per image: {macs / 1e6:.2f} M multiply-accumulates (the same for every file of the model).", ""]
+
+
 def markdown(results: dict[str, Any]) -> str:
     settings, machine = results["settings"], results["machine"]
     threads = settings["threads"]
@@ -128,6 +136,7 @@ def markdown(results: dict[str, Any]) -> str:
         f"ONNX Runtime {versions.get('onnxruntime')} (tf2onnx {versions.get('tf2onnx')}).",
         f"Command: `{results['command']}`{' (quick run: fewer timing runs)' if results['quick'] else ''}.",
         "",
+        *_work_line(results["model"]),
         f"Accuracy on all {settings['test_images']:,} test images. Latency: one image at a time after "
         f"{settings['warmup']} warm-up calls, median of {settings['runs']:,} runs "
         f"({settings['keras_runs']:,} for Keras); "

@@ -101,7 +101,7 @@ def test_photo_augment_trains(tmp_path, mnist_dir):
     from train.trainer import TrainConfig, train
 
     metrics = train(
-        TrainConfig(model="lenet", epochs=1, limit=3000, augment="photo", data_dir=str(mnist_dir), out=str(tmp_path)),
+        TrainConfig(model="lenet", epochs=2, limit=3000, augment="photo", data_dir=str(mnist_dir), out=str(tmp_path)),
         progress=False,
     )
     assert metrics["augment"] == "photo" and metrics["test_accuracy"] > 0.5

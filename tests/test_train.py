@@ -43,6 +43,12 @@ def test_small_model_artifacts(small_model: Path):
     assert metrics["train_images"] + metrics["validation_images"] == 8000
     for key in ("parameters", "epochs", "wall_time_s", "seed", "tensorflow_version", "test_loss"):
         assert key in metrics
+    # What the fixture left to the cnn's recipe (train/presets.py), and the work per image (train/macs.py).
+    assert (metrics["augment"], metrics["batch_size"]) == ("photo", 128)
+    from train.macs import multiply_accumulates
+    from train.models import build_model
+
+    assert metrics["macs_per_image"] == multiply_accumulates(build_model("cnn")) > 1_000_000
     history = json.loads((small_model / "history.json").read_text())
     assert len(history["accuracy"]) == len(history["val_accuracy"]) == 2
     assert history["best_epoch"] == metrics["best_epoch"]
@@ -157,12 +163,14 @@ def test_ctrl_c_says_how_to_resume(tmp_path, mnist_dir):
 
 
 def test_same_seed_same_result(tmp_path, mnist_dir):
+    """The default model with its recipe: the photo augmentation draws the same distortions too."""
     from train.trainer import TrainConfig, train
 
     runs = []
     for name in ("a", "b"):
-        config = TrainConfig(model="mlp", epochs=1, limit=2000, data_dir=str(mnist_dir), out=str(tmp_path / name))
+        config = TrainConfig(epochs=1, limit=2000, data_dir=str(mnist_dir), out=str(tmp_path / name))
         runs.append(train(config, progress=False))
+    assert runs[0]["model"] == "cnn" and runs[0]["augment"] == "photo"
     assert runs[0]["test_loss"] == runs[1]["test_loss"]
     assert runs[0]["test_accuracy"] == runs[1]["test_accuracy"]
     import keras
@@ -191,3 +199,18 @@ def test_augment_trains(tmp_path, mnist_dir):
         progress=False,
     )
     assert metrics["augment"] == "shapes" and metrics["test_accuracy"] > 0.5
+
+
+def test_multiply_accumulates_counted_by_hand():
+    import keras
+    from keras import layers
+
+    from train.macs import multiply_accumulates
+    from train.models import build_model
+
+    # LeNet-5: 28x28x6 outputs of a 5x5x1 kernel, 10x10x16 of 5x5x6, then 400->120->84->10.
+    lenet = 28 * 28 * 6 * 25 + 10 * 10 * 16 * 25 * 6 + 400 * 120 + 120 * 84 + 84 * 10
+    assert multiply_accumulates(build_model("lenet")) == lenet == 416_520
+    # Depthwise 3x3 over 8x8x3 (6x6 out), then separable: depthwise 3x3 (4x4 out) and pointwise 3->4.
+    model = keras.Sequential([keras.Input((8, 8, 3)), layers.DepthwiseConv2D(3), layers.SeparableConv2D(4, 3)])
+    assert multiply_accumulates(model) == 6 * 6 * 9 * 3 + (4 * 4 * 9 * 3 + 4 * 4 * 3 * 4)

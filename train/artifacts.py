@@ -12,6 +12,7 @@ import numpy as np
 
 from edge.files import replace_folder, write_json
 from train.evaluation import confusion_matrix, per_class_accuracy
+from train.macs import multiply_accumulates
 from train.plots import plot_confusion, plot_curves
 
 
@@ -41,6 +42,7 @@ def training_metrics(best, test, data, config, state: dict, sizes, versions: dic
         "best_val_accuracy": state["best_val_accuracy"],
         "epochs": config.epochs,
         "parameters": int(best.count_params()),
+        "macs_per_image": multiply_accumulates(best),
         "train_images": sizes[0],
         "validation_images": sizes[1],
         "batch_size": config.batch_size,

@@ -9,6 +9,7 @@ from dataclasses import asdict
 from edge.command_line import HelpFormatter, OneLineParser
 from edge.mnist_data import DataError
 from train.augment import AUGMENTATIONS
+from train.presets import NO_AUGMENT
 from train.trainer import TrainConfig, TrainError, TrainingInterrupted
 
 
@@ -20,18 +21,27 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "or both - and export a SavedModel for mnist-convert.",
         formatter_class=HelpFormatter,
     )
-    p.add_argument("--model", help="architecture: mlp, lenet, cnn or tiny (for microcontrollers; train/models.py)")
-    p.add_argument("--epochs", type=int, help="passes over the training set")
-    p.add_argument("--batch-size", type=int, help="images per training step")
-    p.add_argument("--lr", type=float, help="peak learning rate (cosine decay); default per model")
+    p.add_argument(
+        "--model",
+        help="architecture: mlp, lenet, cnn, best (the most accurate, slower to train) or tiny (for "
+        "microcontrollers), or one of their shapes with other widths, e.g. tiny:8-12-12-16-16 (train/models.py)",
+    )
+    p.add_argument("--epochs", type=int, help="passes over the training set [default: the model's recipe]")
+    p.add_argument("--batch-size", type=int, help="images per training step [default: the model's recipe]")
+    p.add_argument(
+        "--lr",
+        type=float,
+        help="peak learning rate: a short warm-up to it, then a cosine to zero [default: the model's recipe]",
+    )
     p.add_argument(
         "--augment",
         nargs="?",
         const="shapes",
-        choices=AUGMENTATIONS,
+        choices=(*AUGMENTATIONS, NO_AUGMENT),
         help="shapes: random shifts, rotations and zoom; photo: also slant, thicker or thinner strokes, "
         "harder or softer edges, gaps from removed ruled lines and leftover specks, as the photo "
-        "preprocessing leaves them (train/augment.py); --augment alone means shapes",
+        "preprocessing leaves them (train/augment.py); none: the images as they are; --augment alone means "
+        "shapes [default: the model's recipe, train/presets.py]",
     )
     p.add_argument("--dataset", choices=("mnist", "fashion"), help="which dataset (or, with --mix-mnist, which to add)")
     p.add_argument(

@@ -24,10 +24,13 @@ from train.checkpoints import CHECKPOINT_DIR, checkpoint_callbacks, fresh_state,
 from train.data import Source, TrainingData, load, resolve_source
 from train.defaults import ARTIFACTS, SEED
 from train.interrupt import deferred_interrupt
+from train.presets import DEFAULT_MODEL, NO_AUGMENT, parse_model, recipe_of
 
-DEFAULT_EPOCHS = 5
-DEFAULT_LR = {"mlp": 1e-3, "lenet": 1e-3, "cnn": 2e-3, "tiny": 2e-3}  # one per model of train/models.py
 VALIDATION_FRACTION = 1 / 12  # 5,000 of MNIST's 60,000 training images
+# The learning rate's one cycle: a linear warm-up from a tenth of the peak over the first tenth of
+# the steps (Adam's early steps are large while its moment estimates settle), then a cosine to zero.
+WARMUP_FRACTION = 0.1
+WARMUP_START = 0.1
 
 
 class TrainError(Exception):
@@ -40,11 +43,12 @@ class TrainingInterrupted(Exception):
 
 @dataclass
 class TrainConfig:
-    model: str = "cnn"
-    epochs: int = DEFAULT_EPOCHS
-    batch_size: int = 128
-    lr: float | None = None  # None: the model's default from DEFAULT_LR
-    augment: str | None = None  # None, or one of train.augment.AUGMENTATIONS
+    model: str = DEFAULT_MODEL
+    # None: the model's recipe (train/presets.py) decides; --resume keeps the interrupted run's.
+    epochs: int | None = None
+    batch_size: int | None = None
+    lr: float | None = None
+    augment: str | None = None  # one of train.augment.AUGMENTATIONS, or "none"
     dataset: str = "mnist"
     data_dir: str | None = None
     out: str = str(ARTIFACTS)
@@ -58,16 +62,20 @@ class TrainConfig:
 
     def validate(self) -> None:
         """Check the settings, cheaply: no TensorFlow, no data read (:func:`train.data.resolve_source` checks that)."""
-        if self.model not in DEFAULT_LR and not self.init_from:
-            raise TrainError(f"unknown model {self.model!r}; choose one of: {', '.join(DEFAULT_LR)}")
-        if self.epochs < 1:
+        if not self.init_from:
+            try:
+                parse_model(self.model)
+            except ValueError as e:
+                raise TrainError(str(e)) from None
+        if self.epochs is not None and self.epochs < 1:
             raise TrainError(f"--epochs must be at least 1, got {self.epochs}")
-        if self.batch_size < 1:
+        if self.batch_size is not None and self.batch_size < 1:
             raise TrainError(f"--batch-size must be at least 1, got {self.batch_size}")
         from train.augment import AUGMENTATIONS
 
-        if self.augment is not None and self.augment not in AUGMENTATIONS:
-            raise TrainError(f"unknown --augment {self.augment!r}; choose one of: {', '.join(AUGMENTATIONS)}")
+        if self.augment is not None and self.augment not in (*AUGMENTATIONS, NO_AUGMENT):
+            choices = ", ".join((*AUGMENTATIONS, NO_AUGMENT))
+            raise TrainError(f"unknown --augment {self.augment!r}; choose one of: {choices}")
         if self.lr is not None and not self.lr > 0:
             raise TrainError(f"--lr must be positive, got {self.lr}")
         if self.limit is not None and self.limit < 20:
@@ -76,7 +84,8 @@ class TrainConfig:
             raise TrainError(f"--init-from {self.init_from}: no such model file; give a .keras file from mnist-train")
 
 
-def _split_validation(images: np.ndarray, labels: np.ndarray, seed: int):
+def split_validation(images: np.ndarray, labels: np.ndarray, seed: int):
+    """(fit, validation) parts of the training images: the same 1/12 held out for a given seed (mnist-sweep too)."""
     order = np.random.default_rng(seed).permutation(len(images))
     n_val = max(1, round(len(images) * VALIDATION_FRACTION))
     val, fit = order[:n_val], order[n_val:]
@@ -88,7 +97,7 @@ def _dataset(x: np.ndarray, y: np.ndarray, config: TrainConfig):
 
     ds = tf.data.Dataset.from_tensor_slices((x, y))
     ds = ds.shuffle(len(x), seed=config.seed, reshuffle_each_iteration=True).batch(config.batch_size)
-    if config.augment:
+    if config.augment != NO_AUGMENT:
         from train.augment import augmenter
 
         augment = augmenter(config.augment, config.seed)
@@ -99,7 +108,11 @@ def _dataset(x: np.ndarray, y: np.ndarray, config: TrainConfig):
 def _compile(model, config: TrainConfig, steps_per_epoch: int) -> None:
     import keras
 
-    schedule = keras.optimizers.schedules.CosineDecay(config.lr, decay_steps=config.epochs * steps_per_epoch)
+    steps = config.epochs * steps_per_epoch
+    warmup = round(steps * WARMUP_FRACTION)
+    schedule = keras.optimizers.schedules.CosineDecay(
+        config.lr * WARMUP_START, decay_steps=steps - warmup, warmup_target=config.lr, warmup_steps=warmup
+    )
     model.compile(
         optimizer=keras.optimizers.Adam(schedule),
         loss="sparse_categorical_crossentropy",
@@ -215,13 +228,20 @@ def _settings(config: TrainConfig, say) -> tuple[TrainConfig, dict]:
         config.validate()
         say(
             f"Resuming {config.model} on {config.dataset} after epoch {state['epochs_done']} of {config.epochs} "
-            f"(seed {config.seed}, batch {config.batch_size}, augment {config.augment or 'off'})"
+            f"(seed {config.seed}, batch {config.batch_size}, augment {config.augment})"
         )
     elif has_interrupted_run(ckpt):
         say(f"note: starting afresh; the interrupted run in {ckpt} will be replaced (use --resume to continue it)")
-    if config.lr is None:
-        config.lr = DEFAULT_LR.get(config.model, 1e-3)
+    _apply_recipe(config)
     return config, state
+
+
+def _apply_recipe(config: TrainConfig) -> None:
+    """Fill the settings the command line left open from the model's recipe (a model to fine-tune: the default's)."""
+    recipe = recipe_of(config.model)
+    for name in ("epochs", "lr", "batch_size", "augment"):
+        if getattr(config, name) is None:
+            setattr(config, name, getattr(recipe, name))
 
 
 def _arrays(data: TrainingData, config: TrainConfig):
@@ -229,7 +249,7 @@ def _arrays(data: TrainingData, config: TrainConfig):
     images, labels = data.train.images, data.train.labels
     if config.limit:
         images, labels = images[: config.limit], labels[: config.limit]
-    (x_fit, y_fit), (x_val, y_val) = _split_validation(images, labels, config.seed)
+    (x_fit, y_fit), (x_val, y_val) = split_validation(images, labels, config.seed)
     x_fit, x_val, x_test = normalize(x_fit), normalize(x_val), normalize(data.test.images)
     y_fit, y_val, y_test = (a.astype("int32") for a in (y_fit, y_val, data.test.labels))
     return (x_fit, y_fit), (x_val, y_val), (x_test, y_test)

@@ -15,8 +15,9 @@ from pathlib import Path
 import pytest
 
 from train.cli import main, parse_args
+from train.presets import RECIPES, parse_model, recipe_of
 from train.tf_quiet import describe_gpus
-from train.trainer import DEFAULT_LR, TrainConfig, TrainError
+from train.trainer import TrainConfig, TrainError
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -48,13 +49,17 @@ def test_augment_takes_every_kind_the_augmenter_has():
     for kind in AUGMENTATIONS:
         assert parse_args(["--augment", kind]).augment == kind
         TrainConfig(augment=kind).validate()
-    assert parse_args(["--augment"]).augment == "shapes" and parse_args([]).augment is None
+    assert parse_args(["--augment"]).augment == "shapes" and parse_args([]).augment is None  # None: the recipe's
+    assert parse_args(["--augment", "none"]).augment == "none"
+    TrainConfig(augment="none").validate()
 
 
 @pytest.mark.parametrize(
     "settings, message",
     [
-        ({"model": "resnet"}, "unknown model 'resnet'; choose one of: mlp, lenet, cnn, tiny"),
+        ({"model": "resnet"}, "unknown model 'resnet'; choose one of: mlp, lenet, cnn, best, tiny, or a shape"),
+        ({"model": "tiny:8-8"}, "model 'tiny:8-8': tiny takes 3 to 7 widths from 1 to 512 joined by '-'"),
+        ({"model": "cnn:8-x-8"}, "model 'cnn:8-x-8': cnn takes 3 widths"),
         ({"epochs": 0}, "--epochs must be at least 1, got 0"),
         ({"batch_size": 0}, "--batch-size must be at least 1, got 0"),
         ({"lr": -1.0}, "--lr must be positive, got -1.0"),
@@ -68,9 +73,13 @@ def test_bad_settings(settings, message):
         TrainConfig(**settings).validate()
 
 
-def test_every_model_has_a_learning_rate():
-    assert set(DEFAULT_LR) == {"mlp", "lenet", "cnn", "tiny"}
+def test_every_model_has_a_recipe_and_shapes_take_their_familys():
+    assert set(RECIPES) == {"mlp", "lenet", "cnn", "best", "tiny"}
+    assert all(r.epochs >= 1 and r.lr > 0 and r.batch_size >= 1 for r in RECIPES.values())
     TrainConfig(model="whatever", init_from=__file__).validate()  # a model to fine-tune brings its own architecture
+    assert parse_model("tiny:8-12-12-16") == ("tiny", (8, 12, 12, 16)) and parse_model("cnn") == ("cnn", ())
+    TrainConfig(model="cnn:16-32-48").validate()
+    assert recipe_of("tiny:8-12-12-16") == RECIPES["tiny"] and recipe_of("cnn:8-16-16") == RECIPES["cnn"]
 
 
 @pytest.mark.parametrize(
