@@ -241,8 +241,13 @@ def _extend_ends(skeleton: np.ndarray, inside: np.ndarray, half: float) -> np.nd
     return out.astype(bool)
 
 
-def centre_line(digit: np.ndarray) -> Stroke:
-    """Upscale smoothly, threshold to a shape, thin to its centre line, measure distance to it."""
+def centre_line(digit: np.ndarray | Stroke) -> Stroke:
+    """Upscale smoothly, threshold to a shape, thin to its centre line, measure distance to it.
+
+    A :class:`Stroke` is already one (several digits laid out as one: benchmarks/number_set.py).
+    """
+    if isinstance(digit, Stroke):
+        return digit
     digit = np.ascontiguousarray(digit, dtype=np.uint8)
     return _centre_line(digit.tobytes())
 
@@ -1320,10 +1325,15 @@ _MAKERS = {
 }
 
 
-def render(condition: str, digit: np.ndarray, rng: np.random.Generator) -> tuple[bytes, str]:
-    """One photo of ``digit`` (uint8 28x28, MNIST style) under ``condition``: (file bytes, ".jpg" or ".png")."""
+def render(condition: str, digit: np.ndarray | Stroke, rng: np.random.Generator) -> tuple[bytes, str]:
+    """One photo of ``digit`` (uint8 28x28, MNIST style) under ``condition``: (file bytes, ".jpg" or ".png").
+
+    ``digit`` may also be a :class:`Stroke`, drawn as it is (a whole number: benchmarks/number_set.py).
+    """
     if condition not in _MAKERS:
         raise ValueError(f"unknown condition {condition!r}; choose from {', '.join(CONDITIONS)}")
+    if isinstance(digit, Stroke):
+        return _MAKERS[condition](digit, rng)
     digit = np.asarray(digit)
     if digit.shape != (28, 28):
         raise ValueError(f"digit must be 28x28, got {digit.shape}")

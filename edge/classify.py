@@ -40,6 +40,7 @@ BATCH = 256  # images per invoke: large enough to amortize, small enough to stre
 
 def _parser() -> argparse.ArgumentParser:
     from .command_line import OneLineParser
+    from .threads import AUTO, threads_argument
 
     parser = OneLineParser(
         description="Classify digit images (photos, scans, MNIST-style PNGs) with a TFLite model; no TensorFlow.",
@@ -50,9 +51,22 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("-m", "--model", required=True, help=".tflite file written by mnist-convert")
     parser.add_argument("-k", "--top-k", type=int, default=1, metavar="K", help="also show the K most likely digits")
     parser.add_argument("--json", action="store_true", help="one JSON object per line, for scripts")
-    parser.add_argument("--threads", type=int, metavar="N", help="interpreter threads (default: all cores)")
+    parser.add_argument(
+        "--threads",
+        type=threads_argument,
+        default=AUTO,
+        metavar="N",
+        help="interpreter threads, or 'auto': the count measured fastest for this model here, "
+        "cached beside it (default: auto)",
+    )
     parser.add_argument(
         "--raw", action="store_true", help="skip the photo preprocessing: 28x28 images go to the model as they are"
+    )
+    parser.add_argument(
+        "--number",
+        action="store_true",
+        help="read each photo as one number: every digit on a line of writing, left to right "
+        "(edge/number.py), each with its probability and box",
     )
     parser.add_argument(
         "--save-inputs",
@@ -82,6 +96,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--top-k must be at least 1")
     if args.save_inputs and args.eval_mnist:
         parser.error("--save-inputs goes with images, not with --eval-mnist")
+    if args.number and (args.eval_mnist or args.raw or args.top_k > 1):
+        wrong = "--eval-mnist" if args.eval_mnist else "--raw" if args.raw else "--top-k"
+        parser.error(f"--number reads photos of numbers; leave out {wrong}")
     if args.save_inputs:
         from .files import cannot_write
 
@@ -113,6 +130,8 @@ def _classify(classifier: Any, args: argparse.Namespace) -> int:
 
     names = class_names(args.model, classifier.num_classes)
     report = _Report(args.json, names, min(args.top_k, classifier.num_classes))
+    if args.number:
+        return _read_numbers(classifier, args, report)
     pending: list[tuple[str, Any]] = []  # (file, image or error), in the order given
     images = 0
 
@@ -141,20 +160,48 @@ def _classify(classifier: Any, args: argparse.Namespace) -> int:
     return report.finish()
 
 
-def _images(inputs: list[str], raw: bool) -> Iterator[tuple[str, Any]]:
-    """(file name, uint8 28x28 image or a one-line error), for every file and every image in a folder."""
+def _read_numbers(classifier: Any, args: argparse.Namespace, report: _Report) -> int:
+    """--number: each photo read as one number (edge/number.py), printed as soon as it is read."""
+    from .number import read_file
+    from .preprocess import ImageError
+
+    saver = _InputSaver(Path(args.save_inputs)) if args.save_inputs else None
+    for name, problem in _files(args.inputs):
+        if problem:
+            report.failure(name, problem)
+            continue
+        try:
+            number = read_file(name, classifier.predict)
+        except ImageError as e:
+            report.failure(name, str(e) if str(e).startswith(name) else f"{name}: {e}")
+            continue
+        if saver:
+            for k, digit in enumerate(number.digits, 1):
+                saver.save(f"{Path(name).stem}-digit{k}.png", digit.image)
+        report.number(name, number)
+    return report.finish()
+
+
+def _files(inputs: list[str]) -> Iterator[tuple[str, str | None]]:
+    """(file name, None) for every file and every image in a folder; (folder, why) for a folder without images."""
     from .preprocess import list_images
 
     for given in inputs:
         path = Path(given)
         if not path.is_dir():
-            yield given, prepare_one(given, raw)
+            yield given, None
             continue
         files = list_images(path)
         if not files:
             yield given, f"{given}: no images in this folder (looked for .png, .jpg and the like)"
         for file in files:
-            yield str(file), prepare_one(str(file), raw)
+            yield str(file), None
+
+
+def _images(inputs: list[str], raw: bool) -> Iterator[tuple[str, Any]]:
+    """(file name, uint8 28x28 image or a one-line error), for every file and every image in a folder."""
+    for name, problem in _files(inputs):
+        yield name, problem or prepare_one(name, raw)
 
 
 def prepare_one(name: str, raw: bool = False) -> Any:
@@ -227,6 +274,12 @@ class _Report:
         text = f"{name}: {self.names[best]} ({probs[best]:.1%})"
         if self.top_k > 1:
             text += "   top " + ", ".join(f"{self.names[i]} {probs[i]:.1%}" for i in ranked)
+        print(text, flush=True)
+
+    def number(self, name: str, number: Any) -> None:
+        """One photo read as a number (edge/number.py's Number)."""
+        self.done += 1
+        text = json.dumps(number.record(name, self.names)) if self.as_json else number.line(name, self.names)
         print(text, flush=True)
 
     def failure(self, name: str, message: str) -> None:
