@@ -107,8 +107,6 @@ def _find(gray: np.ndarray, window: int, min_contrast: float) -> _Found:
 
     flat = _flat_field(gray, window)
     darkness = _without_lines(flat, _paper_sigma(flat))
-    # Again: fainter lines stand out once the darker ones are gone (a squared sheet's fine grid).
-    darkness = _without_lines(darkness, _paper_sigma(darkness))
     noise = _robust_sigma(darkness)
     mask, floor = _ink_mask(darkness, noise, min_contrast / 255.0)
     _, labels, stats, _ = cv2.connectedComponentsWithStats(_grouped(mask), connectivity=8)
