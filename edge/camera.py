@@ -173,7 +173,7 @@ def annotated_jpeg(frame: Any, reading: Reading, names: list[str]) -> bytes:
 
 def _parser() -> Any:
     from .command_line import HelpFormatter, OneLineParser
-    from .serve import add_server_arguments
+    from .serve import add_interpreter_arguments, add_server_arguments
 
     parser = OneLineParser(
         description="Read the digit held up to a camera, live: prints each change of answer; no TensorFlow.",
@@ -193,18 +193,7 @@ def _parser() -> Any:
     )
     parser.add_argument("--loop", action="store_true", help="replay a video or folder from the start when it ends")
     parser.add_argument("--json", action="store_true", help="print each change as a JSON object, for scripts")
-    from .threads import AUTO, threads_argument
-
-    parser.add_argument(
-        "--threads",
-        type=threads_argument,
-        default=AUTO,
-        metavar="N",
-        help="interpreter threads, or 'auto': the count measured fastest for this model here (default: auto)",
-    )
-    parser.add_argument(
-        "--runtime", choices=("ai_edge_litert", "tflite_runtime", "tensorflow"), help="interpreter to use"
-    )
+    add_interpreter_arguments(parser)
     parser.add_argument("--serve", action="store_true", help="also show the live view on a web page (serve.py's)")
     add_server_arguments(parser)
     return parser

@@ -650,6 +650,22 @@ def ignore_further_stops() -> None:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
+def add_interpreter_arguments(parser: Any) -> None:
+    """The interpreter flags serve.py and camera.py share."""
+    from .threads import AUTO, threads_argument
+
+    parser.add_argument(
+        "--threads",
+        type=threads_argument,
+        default=AUTO,
+        metavar="N",
+        help="interpreter threads, or 'auto': the count measured fastest for this model here (default: auto)",
+    )
+    parser.add_argument(
+        "--runtime", choices=("ai_edge_litert", "tflite_runtime", "tensorflow"), help="interpreter to use"
+    )
+
+
 def add_server_arguments(parser: Any) -> None:
     """The flags serve.py and camera.py --serve share."""
     parser.add_argument("--host", default=DEFAULT_HOST, help="address to listen on; 0.0.0.0 opens it to the network")
@@ -680,18 +696,7 @@ def _parser() -> Any:
         "GET /api/model",
     )
     parser.add_argument("-m", "--model", required=True, help=".tflite file written by mnist-convert")
-    from .threads import AUTO, threads_argument
-
-    parser.add_argument(
-        "--threads",
-        type=threads_argument,
-        default=AUTO,
-        metavar="N",
-        help="interpreter threads, or 'auto': the count measured fastest for this model here (default: auto)",
-    )
-    parser.add_argument(
-        "--runtime", choices=("ai_edge_litert", "tflite_runtime", "tensorflow"), help="interpreter to use"
-    )
+    add_interpreter_arguments(parser)
     add_server_arguments(parser)
     return parser
 
