@@ -14,6 +14,9 @@ Starts ``python edge/serve.py`` as a user would and measures:
 It fails (exit status 1) when a good photo did not get its 200, when any answer was a 5xx, when
 a bad body did not get a 4xx or an oversize upload its 413, or when the server is not alive at
 the end. Writes OUT/serve.json and OUT/serve.md. No TensorFlow.
+
+The same load (:func:`load_test`, :class:`Running`) runs in every test run, smaller and with small
+photos, without timing: tests/edge/test_serve_load.py.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -67,32 +71,51 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def bodies(data_dir: Path, count: int, seed: int) -> tuple[list[tuple[bytes, int]], dict[str, bytes]]:
-    """(photo bytes, label) for good requests; name -> bytes for bad ones.
+def bodies(
+    data_dir: Path,
+    count: int,
+    seed: int,
+    conditions: tuple[str, ...] = CONDITIONS,
+    max_side: int | None = None,
+) -> tuple[list[tuple[bytes, int]], dict[str, bytes]]:
+    """(photo bytes, label) for good requests, photos of ``conditions`` in turn; name -> bytes for bad ones.
 
     A good photo is one the edge runner finds a digit in (read in-process here, before the
     server is started): the rare rendered photo it cannot read is a preprocessing matter
-    (benchmarks/bench_photos.py), and would get its 422 from the server, rightly.
+    (benchmarks/bench_photos.py), and would get its 422 from the server, rightly. ``max_side``
+    keeps only photos (the blank one too) no wider or taller than that, for a quick run.
     """
     from edge.mnist_data import load_split
     from edge.preprocess import NoDigitError, load_image, prepare_image
 
+    def fits(image) -> bool:
+        return max_side is None or max(image.size) <= max_side
+
     test = load_split(data_dir, "test")
     rng = np.random.default_rng(seed)
-    picks = rng.choice(len(test.images), count * 2, replace=False)
+    picks = rng.choice(len(test.images), count * (2 if max_side is None else 8), replace=False)
     good = []
     for i in picks:
         if len(good) == count:
             break
         if not photo_set.usable(test.images[i]):
             continue
-        data, _ = photo_set.render(CONDITIONS[len(good) % len(CONDITIONS)], test.images[i], rng)
+        data, _ = photo_set.render(conditions[len(good) % len(conditions)], test.images[i], rng)
+        image = load_image(data)
+        if not fits(image):
+            continue
         try:
-            prepare_image(load_image(data))
+            prepare_image(image)
         except NoDigitError:
             continue
         good.append((data, int(test.labels[i])))
-    blank, _ = photo_set.render_blank("ink", test.images[0], rng)
+    if len(good) < 2:
+        raise ValueError(f"only {len(good)} usable photos of {conditions} (max side {max_side}); allow more")
+    like = conditions[0] if conditions[0] in photo_set.NO_DIGIT_LIKE else "ink"
+    for _ in range(20):
+        blank, _ = photo_set.render_blank(like, test.images[0], rng)
+        if fits(load_image(blank)):
+            break
     bad = {
         "text": b"this is not a picture\n" * 20,
         "random": rng.integers(0, 256, 50_000, dtype=np.uint8).tobytes(),
@@ -161,8 +184,9 @@ def plan(requests: int, good: list, bad: dict, seed: int) -> list[tuple[str, str
     return jobs
 
 
-def run_load(port: int, jobs: list, clients: int) -> list[dict]:
-    oversize = b"\xff\xd8" + b"\x00" * (OVERSIZE_MB * 1_000_000)
+def run_load(port: int, jobs: list, clients: int, oversize_bytes: int = OVERSIZE_MB * 1_000_000) -> list[dict]:
+    """Send the planned jobs from ``clients`` threads; one record per request (kind, status, seconds ...)."""
+    oversize = b"\xff\xd8" + b"\x00" * oversize_bytes
     results: list[dict] = []
     lock = threading.Lock()
     queue = list(enumerate(jobs))
@@ -192,8 +216,11 @@ def run_load(port: int, jobs: list, clients: int) -> list[dict]:
             if kind == "good" and status == 200:
                 record["right"] = json.loads(data)["digit"] == payload[1]
             elif status:
-                answer = json.loads(data)
-                record["json_error"] = set(answer) == {"error"}
+                try:
+                    answer = json.loads(data)
+                except ValueError:
+                    answer = None
+                record["json_error"] = isinstance(answer, dict) and set(answer) == {"error"}
             with lock:
                 results.append(record)
         client.close()
@@ -206,80 +233,52 @@ def run_load(port: int, jobs: list, clients: int) -> list[dict]:
     return results
 
 
-def percentile(values: list[float], q: float) -> float:
-    return float(np.percentile(values, q)) if values else float("nan")
+@dataclass
+class Load:
+    """What a load test gave: every request's record, its wall time, and the answers counted by kind."""
+
+    results: list[dict]
+    seconds: float
+    requested: int
+
+    @property
+    def counts(self) -> dict[str, dict[int, int]]:
+        """kind ("good", "bad", "oversize") -> HTTP status (0: no answer) -> requests."""
+        counts: dict[str, dict[int, int]] = {kind: {} for kind in SHARES}
+        for r in self.results:
+            counts[r["kind"]][r["status"]] = counts[r["kind"]].get(r["status"], 0) + 1
+        return counts
+
+    @property
+    def problems(self) -> list[str]:
+        """What the server got wrong under load; empty when it answered every request as it should."""
+        missing = self.requested - len(self.results)
+        return ([f"{missing} requests have no record"] if missing else []) + load_problems(self.results)
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    print(f"rendering {args.photos} photos ...", file=sys.stderr, flush=True)
-    good, bad = bodies(args.data_dir, args.photos, args.seed)
-    command = [sys.executable, str(ROOT / "edge" / "serve.py"), "--model", str(args.model), "--port", "0"]
-    if args.threads:
-        command += ["--threads", str(args.threads)]
-
+def load_test(
+    port: int,
+    good: list[tuple[bytes, int]],
+    bad: dict[str, bytes],
+    requests: int,
+    clients: int,
+    seed: int = 0,
+    oversize_bytes: int = OVERSIZE_MB * 1_000_000,
+) -> Load:
+    """The load test, as the benchmark and tests/edge/test_serve_load.py run it: ``requests`` in a seeded
+    mix of good photos, bad bodies and uploads of ``oversize_bytes`` (over the server's limit), sent from
+    ``clients`` keep-alive connections at once to the server on 127.0.0.1:``port``."""
+    jobs = plan(requests, good, bad, seed)
     started = time.perf_counter()
-    server = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
-    try:
-        banner = server.stdout.readline()
-        listening = time.perf_counter() - started
-        match = re.search(r"http://127\.0\.0\.1:(\d+)/", banner)
-        if not match:
-            print(f"error: serve.py did not start: {banner}{server.stderr.read()}", file=sys.stderr)
-            return 1
-        port = int(match.group(1))
-        first = Client(port)
-        status, _ = first.send(good[0][0], {})
-        cold_start = time.perf_counter() - started
-        first.close()
-        idle = rss_kib(server.pid)
-
-        jobs = plan(args.requests, good, bad, args.seed)
-        print(f"{len(jobs)} requests from {args.clients} clients ...", file=sys.stderr, flush=True)
-        load_start = time.perf_counter()
-        results = run_load(port, jobs, args.clients)
-        wall = time.perf_counter() - load_start
-        end = rss_kib(server.pid)
-        alive = Client(port)
-        try:
-            alive_status, _ = alive.send(good[1][0], {})
-        except (OSError, http.client.HTTPException):
-            alive_status = 0
-        alive.close()
-    finally:
-        server.terminate()
-        server.wait(20)
-
-    report = summarize(args, results, wall, listening, cold_start, status, idle, end, alive_status)
-    write(args.out, report)
-    print(markdown(report))
-    for problem in report["problems"]:
-        print(f"FAILED: {problem}", file=sys.stderr)
-    return 1 if report["problems"] else 0
+    results = run_load(port, jobs, clients, oversize_bytes)
+    return Load(results, time.perf_counter() - started, len(jobs))
 
 
-def summarize(args, results, wall, listening, cold_start, first_status, idle, end, alive_status) -> dict:
-    kinds = {}
-    for kind in ("good", "bad", "oversize"):
-        rows = [r for r in results if r["kind"] == kind]
-        ms = [r["seconds"] * 1000 for r in rows]
-        statuses: dict[str, int] = {}
-        for r in rows:
-            statuses[str(r["status"])] = statuses.get(str(r["status"]), 0) + 1
-        kinds[kind] = {
-            "requests": len(rows),
-            "statuses": dict(sorted(statuses.items())),
-            "p50_ms": round(percentile(ms, 50), 1),
-            "p90_ms": round(percentile(ms, 90), 1),
-            "p99_ms": round(percentile(ms, 99), 1),
-            "max_ms": round(max(ms), 1) if ms else None,
-        }
-    good = [r for r in results if r["kind"] == "good"]
-    kinds["good"]["accuracy"] = round(statistics.mean(r.get("right", False) for r in good), 4) if good else None
+def load_problems(results: list[dict]) -> list[str]:
+    """A good photo without its 200, any 5xx or unanswered request, a bad body without a 4xx JSON error,
+    an oversize upload without its 413."""
     problems = []
-    if first_status != 200:
-        problems.append(f"the first photo got {first_status}")
-    failed_good = [r for r in good if r["status"] != 200]
+    failed_good = [r for r in results if r["kind"] == "good" and r["status"] != 200]
     if failed_good:
         problems.append(f"{len(failed_good)} good photos did not get 200: {failed_good[:3]}")
     server_errors = [r for r in results if r["status"] >= 500]
@@ -291,6 +290,100 @@ def summarize(args, results, wall, listening, cold_start, first_status, idle, en
     wrong_big = [r for r in results if r["kind"] == "oversize" and r["status"] != 413]
     if wrong_big:
         problems.append(f"{len(wrong_big)} oversize uploads did not get 413: {wrong_big[:3]}")
+    return problems
+
+
+class Running:
+    """A ``python edge/serve.py --port 0`` process, started as a user starts it, and where it listens."""
+
+    def __init__(self, model: Path, *args: str, python: str = sys.executable, cwd: Path = ROOT):
+        command = [python, str(ROOT / "edge" / "serve.py"), "--model", str(model), "--port", "0", *args]
+        self.started = time.perf_counter()
+        self.process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=cwd)
+        banner = self.process.stdout.readline()
+        self.listening_s = time.perf_counter() - self.started
+        match = re.search(r"http://127\.0\.0\.1:(\d+)/", banner)
+        if not match:
+            self.stop()
+            raise RuntimeError(f"serve.py did not start: {banner}{self.process.stderr.read()}".strip())
+        self.port = int(match.group(1))
+
+    def status_of(self, body: bytes) -> int:
+        """One POST /api/classify on a new connection: its status, 0 when there was no answer."""
+        client = Client(self.port)
+        try:
+            return client.send(body, {})[0]
+        except (OSError, http.client.HTTPException):
+            return 0
+        finally:
+            client.close()
+
+    def rss_kib(self) -> dict[str, int]:
+        return rss_kib(self.process.pid)
+
+    def stop(self) -> int:
+        """Stop it as systemd would (SIGTERM); its exit status."""
+        if self.process.poll() is None:
+            self.process.terminate()
+        try:
+            return self.process.wait(20)
+        finally:
+            self.process.stdout.close()
+            self.process.stderr.close()
+
+
+def percentile(values: list[float], q: float) -> float:
+    return float(np.percentile(values, q)) if values else float("nan")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    print(f"rendering {args.photos} photos ...", file=sys.stderr, flush=True)
+    good, bad = bodies(args.data_dir, args.photos, args.seed)
+    server_args = ["--threads", str(args.threads)] if args.threads else []
+    try:
+        server = Running(args.model, *server_args)
+    except RuntimeError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    try:
+        first_status = server.status_of(good[0][0])
+        cold_start = time.perf_counter() - server.started
+        idle = server.rss_kib()
+        print(f"{args.requests} requests from {args.clients} clients ...", file=sys.stderr, flush=True)
+        load = load_test(server.port, good, bad, args.requests, args.clients, args.seed)
+        end = server.rss_kib()
+        alive_status = server.status_of(good[1][0])
+    finally:
+        server.stop()
+
+    report = summarize(args, load, server.listening_s, cold_start, first_status, idle, end, alive_status)
+    write(args.out, report)
+    print(markdown(report))
+    for problem in report["problems"]:
+        print(f"FAILED: {problem}", file=sys.stderr)
+    return 1 if report["problems"] else 0
+
+
+def summarize(args, load: Load, listening, cold_start, first_status, idle, end, alive_status) -> dict:
+    results, wall = load.results, load.seconds
+    kinds = {}
+    for kind, statuses in load.counts.items():
+        ms = [r["seconds"] * 1000 for r in results if r["kind"] == kind]
+        kinds[kind] = {
+            "requests": len(ms),
+            "statuses": {str(s): n for s, n in sorted(statuses.items())},
+            "p50_ms": round(percentile(ms, 50), 1),
+            "p90_ms": round(percentile(ms, 90), 1),
+            "p99_ms": round(percentile(ms, 99), 1),
+            "max_ms": round(max(ms), 1) if ms else None,
+        }
+    good = [r for r in results if r["kind"] == "good"]
+    kinds["good"]["accuracy"] = round(statistics.mean(r.get("right", False) for r in good), 4) if good else None
+    problems = []
+    if first_status != 200:
+        problems.append(f"the first photo got {first_status}")
+    problems += load.problems
     if alive_status != 200:
         problems.append(f"the server did not answer after the load test ({alive_status})")
     return {

@@ -14,6 +14,7 @@ tests a video file or a folder of pictures, all through the same code below.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import threading
 import time
@@ -248,6 +249,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         ignore_further_stops()
         print("stopped", file=sys.stderr, flush=True)
+    except BrokenPipeError:  # `camera.py --json | head`: the reader has seen enough; say nothing more
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     finally:
         if source:
             source.close()

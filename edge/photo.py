@@ -20,6 +20,7 @@ Returns the digit's ink in [0, 1] on an exact-zero background, cropped to the di
 
 from __future__ import annotations
 
+import contextlib
 import math
 from dataclasses import dataclass
 
@@ -44,6 +45,9 @@ STRAIGHT = 6.0
 # ... and a stroke more than this far from upright (degrees), three times longer than wide, is a
 # line: MNIST's 60,000 training digits have no 6:1 straight stroke beyond 55 degrees.
 LYING = 65.0
+# A digit is at least this fraction of the photo's longer side (a tenth is comfortable): smaller
+# marks are specks, and too few pixels to read.
+SMALLEST = 0.03
 LUMA = np.array([0.299, 0.587, 0.114], np.float32)  # ITU-R 601, what Pillow's convert("L") uses
 
 
@@ -82,7 +86,10 @@ def digit_ink(pixels: np.ndarray, min_contrast: float) -> np.ndarray:
     seen = stroke_width(found.digit[y : y + h, x : x + w])  # near the window's width: only half filled in
     width = max(_hollow_width(small, found, widest), seen if seen > 0.8 * window else 0.0)
     if width > 0.3 * window:
-        found = _find(small, min(2 * round(2.0 * width) + 1, widest), min_contrast)
+        # Nothing found that way: the strokes were a pen's after all, beside a shadow the wider window merged in.
+        with contextlib.suppress(NoInkError):
+            found = _find(small, min(2 * round(2.0 * width) + 1, widest), min_contrast)
+    found = _without_shadow(small, found)
     ink = found.darkness * found.digit
     x, y, w, h = found.box
     ink = ink[y : y + h, x : x + w]
@@ -123,9 +130,9 @@ def _find(gray: np.ndarray, window: int, min_contrast: float) -> _Found:
             raise
         digit = np.isin(labels, [b.label for b in chosen]) & mask
         problem = _not_ink(flat, darkness, digit, noise)
-        if problem is None:
+        if problem is None and not _is_a_shadow(gray, digit):
             break
-        first_problem = first_problem or problem
+        first_problem = first_problem or problem or "no digit found: only a shadow or the desk, no ink"
         blobs = [b for b in blobs if b not in chosen]
     else:
         raise NoInkError(first_problem)
@@ -143,9 +150,52 @@ def _not_ink(flat: np.ndarray, darkness: np.ndarray, digit: np.ndarray, noise: f
     """
     if float(np.percentile(darkness[digit], 90)) < max(INK_LEVEL, INK_NOISE * noise):
         return "no digit found: only faint marks (lines, shadows, the paper's edge), no ink"
+    ys, xs = np.nonzero(digit)
+    height, width = ys.max() - ys.min() + 1, xs.max() - xs.min() + 1
+    if max(height, width) < SMALLEST * max(digit.shape):
+        return "no digit found: only specks; write the digit larger or come closer (a tenth of the photo reads well)"
     if _is_a_line(flat, digit, noise):
         return "no digit found: only a straight line (ruled or grid paper, the edge of the sheet)"
     return None
+
+
+def _is_a_shadow(gray: np.ndarray, ink: np.ndarray, percentile: float = 95) -> bool:
+    """Is the ink a piece of a larger dark area that it does not stand out from: a finger of a
+    hand's shadow, a shadow's or the desk's corner, which the paper estimate partly took out?
+
+    In the photo as it is (no paper estimate), the pixels nearly as dark as the strokes, relative
+    to what surrounds them, are followed out from the strokes; thin lines are opened away. A
+    shadow goes on, wide and as dark as the piece found, out of the frame; ink ends at its
+    strokes, and where it crosses a shadow it is darker than the shadow.
+    """
+    import cv2
+
+    raw = _raw_darkness(gray)
+    ys, xs = np.nonzero(ink)
+    x0, x1, y0, y1 = xs.min(), xs.max() + 1, ys.min(), ys.max() + 1
+    grow = max(x1 - x0, y1 - y0) // 2 + 2
+    ring = np.zeros_like(ink)
+    ring[max(y0 - grow, 0) : y1 + grow, max(x0 - grow, 0) : x1 + grow] = True
+    near = cv2.dilate(ink.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+    ring &= ~near
+    level = float(np.median(raw[ink]))
+    around = float(np.median(raw[ring])) if ring.any() else 0.0
+    if level <= around:
+        return False
+    dark = (raw > around + 0.7 * (level - around)).astype(np.uint8)
+    # Followed through what is wider than a ruled line; counted where wider than the strokes.
+    dark = cv2.morphologyEx(dark, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5)))
+    _, labels = cv2.connectedComponents(dark | near.astype(np.uint8), connectivity=8)
+    touched = np.unique(labels[ink])
+    size = 2 * round(2.0 * stroke_width(ink)) + 1
+    wide = cv2.morphologyEx(dark, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size)))
+    extra = np.isin(labels, touched[touched > 0]) & wide.astype(bool)
+    extra[max(y0 - 2, 0) : y1 + 2, max(x0 - 2, 0) : x1 + 2] = False  # a marker's inside is no shadow
+    edges = extra[0].any() or extra[-1].any() or extra[:, 0].any() or extra[:, -1].any()
+    if extra.sum() <= 2 * ink.sum() or not edges:
+        return False  # a shadow comes in from outside the frame; a marker's stroke goes on inside it
+    shadow = float(np.median(raw[extra]))
+    return float(np.percentile(raw[ink], percentile)) < shadow + max(0.1, 0.3 * shadow)  # ink is darker
 
 
 def _is_a_line(darkness: np.ndarray, ink: np.ndarray, noise: float) -> bool:
@@ -200,6 +250,25 @@ def _is_a_line(darkness: np.ndarray, ink: np.ndarray, noise: float) -> bool:
         ):
             return True
     return False
+
+
+def _raw_darkness(gray: np.ndarray) -> np.ndarray:
+    """Darkness relative to the brightest paper, with no paper estimate: a shadow stays whole."""
+    paper = max(float(np.percentile(gray, 90)), 1.0)
+    return np.clip(1.0 - gray / paper, 0.0, 1.0)
+
+
+def _without_shadow(gray: np.ndarray, found: _Found) -> _Found:
+    """The strokes without the pieces of a shadow that touch them (a finger's shadow under the
+    digit): in the photo as it is, those are much fainter than the ink, and part of a shadow."""
+    raw = _raw_darkness(gray)
+    faint = found.digit & (raw < 0.6 * float(np.percentile(raw[found.digit], 90)))
+    if faint.sum() < 0.2 * found.digit.sum() or not _is_a_shadow(gray, faint, 50):
+        return found
+    digit = found.digit & ~faint
+    ys, xs = np.nonzero(digit)
+    box = (int(xs.min()), int(ys.min()), int(xs.max() - xs.min() + 1), int(ys.max() - ys.min() + 1))
+    return _Found(found.darkness, digit, box, found.floor)
 
 
 def _hollow_width(gray: np.ndarray, found: _Found, widest: int) -> float:

@@ -229,3 +229,26 @@ def test_an_empty_folder_is_one_line(int8_model, tmp_path):
     assert result.returncode == 2 and result.stderr.strip() == f"error: {tmp_path}: no pictures in this folder " + (
         "(looked for .png, .jpg and the like)"
     )
+
+
+def test_a_copy_of_edge_alone_reads_frames_and_stops_quietly_when_its_reader_does(
+    int8_model, folder, two_digits, tmp_path
+):
+    """From the folder a user copies to the Pi; `camera.py --json | head -1` ends with no traceback."""
+    import shutil
+
+    shutil.copytree(ROOT / "edge", tmp_path / "edge", ignore=shutil.ignore_patterns("__pycache__"))
+    command = [sys.executable, "edge/camera.py", "--model", str(int8_model), "--source", str(folder)]
+    process = subprocess.Popen(
+        [*command, "--loop", "--rate", "0", "--json"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    first = json.loads(process.stdout.readline())
+    process.stdout.close()  # the reader has seen enough, as `head -1` does; the loop goes on printing
+    code = process.wait(60)
+    err = process.stderr.read()
+    assert first["digit"] == two_digits[0][1]
+    assert code == 0 and "Traceback" not in err, err

@@ -84,13 +84,27 @@ def test_photos_of_every_condition_read_as_their_mnist_digit(condition, digits, 
     assert (on_photos == on_mnist).sum() >= PER_CONDITION - 2, f"{condition}: {on_photos} vs {on_mnist}"
 
 
-@pytest.mark.parametrize("like", ["ink", "webcam"])
+@pytest.mark.parametrize("like", ["ink", "webcam", "ruled", "desk"])
 def test_photos_with_nothing_written_say_no_digit(like, digits):
     images, _ = digits
     for i in range(4):
         data, _ = photo_set.render_blank(like, images[i], np.random.default_rng([SEED, 99, i]))
         with pytest.raises(NoDigitError, match="no digit"):
             prepare_image(Image.open(io.BytesIO(data)))
+
+
+def test_a_hands_shadow_with_nothing_written_is_mostly_no_digit(digits):
+    """A finger's shadow looks like a stroke once the paper estimate has taken the palm out; it is
+    refused as a piece of a shadow. Not always yet (4 of 6 here, none before; 4 of 5 of all blanks in the benchmark)."""
+    images, _ = digits
+    refused = []
+    for i in range(PER_CONDITION):
+        data, _ = photo_set.render_blank("shadow", images[i], np.random.default_rng([SEED, 99, i]))
+        try:
+            prepare_image(Image.open(io.BytesIO(data)))
+        except NoDigitError as e:
+            refused.append(str(e))
+    assert len(refused) >= 4, refused
 
 
 @pytest.mark.parametrize("condition", photo_set.CONDITIONS)
