@@ -22,7 +22,7 @@ from typing import Any
 from convert import micro
 from convert.micro import MicroError, parse_samples
 from edge.command_line import HelpFormatter, OneLineParser
-from edge.files import atomic_path, write_json
+from edge.files import write_json
 from edge.mnist_data import DataError
 from edge.model_info import model_info
 from edge.runtime import RuntimeProblem
@@ -138,11 +138,9 @@ def plot(results: dict[str, Any], path: Path) -> None:
     ax.set_title(f"int8 models in TensorFlow Lite Micro ({results['dataset']}, TFLM accuracy)")
     ax.grid(alpha=0.3)
     ax.legend(loc="upper left", fontsize=8)
-    try:
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, dpi=110, format="png")
-    finally:
-        plt.close(fig)
+    from train.plots import save
+
+    save(fig, path)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -506,11 +506,9 @@ def plot(record: dict[str, Any], path: Path) -> None:
     if budget["flash_bytes"] is not None:
         axes[0].legend(loc="lower right", fontsize=8)
     fig.suptitle("mnist-sweep: green = Pareto front, grey = within budget, red = over budget, star = a preset's shape")
-    try:
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, dpi=110, format="png")
-    finally:
-        plt.close(fig)
+    from train.plots import save
+
+    save(fig, path)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -16,14 +16,13 @@ from __future__ import annotations
 import importlib.metadata
 import json
 import platform
-import resource
 import sys
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from benchmarks.engines import open_engine
+from edge.bench import peak_rss_bytes
 from edge.mnist_data import DataError
 from edge.runtime import RuntimeProblem, interpreter_class
 
@@ -46,22 +45,6 @@ def version(runtime: str) -> str | None:
 
 def emit(**message: Any) -> None:
     print(json.dumps(message), flush=True)
-
-
-def peak_rss_bytes() -> int:
-    """This process's peak resident memory so far.
-
-    Linux's VmHWM, not getrusage: ru_maxrss survives exec, so a child started by a big parent
-    reports at least the parent's size. Elsewhere ru_maxrss (macOS counts bytes, others KiB).
-    """
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return int(peak if sys.platform == "darwin" else peak * 1024)
 
 
 def info() -> dict[str, Any]:

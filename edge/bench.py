@@ -318,11 +318,11 @@ def _cold_start_child(model: str, runtime: str | None) -> int:
         from .runtime import interpreter_class
 
         interpreter_class(runtime)
-    print(json.dumps({"answered_at": answered_at, "peak_rss_bytes": _peak_rss()}))
+    print(json.dumps({"answered_at": answered_at, "peak_rss_bytes": peak_rss_bytes()}))
     return 0
 
 
-def _peak_rss() -> int:
+def peak_rss_bytes() -> int:
     """This process's peak resident memory in bytes. On Linux from /proc (VmHWM), because getrusage's
     maximum also counts the parent's memory that a forked child held before its exec."""
     import resource
