@@ -10,9 +10,10 @@ out, hysteresis threshold), but every group of strokes is kept, not the one most
    written apart, a stroke broken by a pen lift or a ruled line) join the digit above, below or
    right beside them, and pieces stacked on each other join up. Specks far smaller than the
    digits, and marks that are fainter than the writing, are ignored.
-3. Touching digits: a group wider than a digit is read whole and cut at its thinnest columns into
-   two (or three) pieces; the reading the model is surest of wins, with a prior against single
-   digits much wider than tall. A close call is reported, not hidden.
+3. Touching digits: a group wider than a digit is read whole and cut into two (or three) pieces
+   along seams that cross the least ink (bending around strokes that reach into the neighbour's
+   side); whether to cut is a log-odds of the group's width, the model's confidence in the whole
+   and in the pieces, and the ink the cut crosses. A close call is reported, not hidden.
 4. Each digit goes through the single digit's 28x28 preparation (fit 20x20, centre of mass), so
    the model sees what it was trained on.
 
@@ -40,13 +41,18 @@ REACH = 1.1  # groups further apart than this (horizontal gap) are not on the sa
 WIDE = 0.8  # a digit group wider than this may be touching digits: cuts are tried
 TRIPLE = 1.45  # wider than this: cuts into three are tried too
 FAINT = 0.45  # a group whose ink is below this share of the writing's level is not writing
-# A single digit is rarely wider than tall: past this width the whole reading pays WIDE_COST a unit.
-WIDE_FREE, WIDE_COST = 1.0, 8.0
-SPLIT_PRIOR = -1.2  # log prior odds of a cut: most digit groups are one digit
-CUT_FREE, CUT_COST = 2.0, 1.0  # a cut through more ink than two strokes pays CUT_COST a stroke width
-CLOSE = 0.8  # a split decision won by less than this (log-probability) is a guess, and said
+# A piece of a cut is a digit of the line: at least PIECE_TALL of its height tall, at most
+# PIECE_WIDE wide; short of that it pays PIECE_COST a unit. A cut pays CUT_COST a stroke it crosses.
+PIECE_TALL, PIECE_WIDE, PIECE_COST, CUT_COST = 0.7, 1.0, 4.0, 0.3
+# Weights of the log-odds that a wide group is touching digits (_split_odds).
+ODDS = {"width": 9.47, "typical": 0.53, "whole": -3.25, "pieces": 1.97, "cut": -2.5, "bias": -8.46}
+# Neighbouring groups at most MERGE_GAP of a digit's height apart, together at most MERGE_WIDE wide,
+# one of them read at less than MERGE_SURE, may be halves of one digit (_merged).
+MERGE_GAP, MERGE_WIDE, MERGE_SURE = 0.1, 0.9, 0.9
+CLOSE = 1.0  # a cut decided by log-odds closer to even than this is a guess, and said
 TALL = 1.8  # a group taller than this is no digit of the line (a margin, the sheet's edge)
-SLANTS = (0.0, 0.25, -0.25)  # cuts upright, and leaning as handwriting leans (x per y)
+SEAM_STEP, SEAM_BEND = 1, 0.1  # a seam moves at most this many columns a row, paying this a column
+SEAMS = 4  # the cheapest seams tried, each way
 EDGE = 2  # groups this close to the frame's edge (pixels) are taken for clutter at the edge
 STACK = 0.3  # pieces stacked this close (per the taller one's height) are one digit
 SEEDS = 4  # lines grown from this many of the heaviest groups, the most digit-like kept
@@ -540,44 +546,68 @@ def _to_field(crop: np.ndarray) -> np.ndarray:
     return preprocess._centred(preprocess._fit(digit, preprocess.BOX))
 
 
-def _cuts(crop: np.ndarray, height: float, pieces: int) -> list[tuple[np.ndarray, float]]:
-    """Ways to cut a group of touching digits: along the thinnest columns of its ink, upright or
-    slanted as handwriting slants, each piece at least a fifth of a digit's height wide. Each is a
-    label image of the crop (piece 0, 1, ...) and the ink the cuts go through (pixels, the thickest cut)."""
-    rows, width = crop.shape
+def _seam_paths(ink: np.ndarray, height: float) -> list[tuple[np.ndarray, float]]:
+    """Ways down through a group of touching digits: seams from top to bottom that cross as little
+    ink as they can, free to bend around a stroke that reaches into the neighbour's side (a 6 tucked
+    under a 3's curve) and to lean as the writing leans. Each is (column per row, ink pixels crossed),
+    the cheapest few that leave at least a fifth of a digit's height on either side."""
+    rows, width = ink.shape
     narrow = max(2, round(0.2 * height))
-    ys, xs = np.nonzero(crop > 0)
+    if width < 2 * narrow + 1:
+        return []
+    cost = ink.astype(np.float64)
+    shifts = np.arange(-SEAM_STEP, SEAM_STEP + 1)
     found = []
-    for slant in SLANTS:
-        # Slanted coordinates: a cut is a column of them, leaning by ``slant`` (x per y, up is +).
-        shifted = np.rint(xs + slant * (ys - rows / 2)).astype(int)
-        low = int(shifted.min())
-        columns = np.bincount(shifted - low).astype(float)
-        columns = np.convolve(columns, np.ones(3) / 3, mode="same")
-        span = len(columns)
-        minima = [
-            c for c in range(narrow, span - narrow) if columns[c] <= columns[c - 1] and columns[c] <= columns[c + 1]
-        ]
-        minima.sort(key=lambda c: columns[c])
-        chosen: list[int] = []
-        for c in minima:
-            if all(abs(c - other) >= 0.12 * height for other in chosen):
-                chosen.append(c)
-            if len(chosen) == 3:
-                break
-        grid_y, grid_x = np.mgrid[0:rows, 0:width]
-        position = np.rint(grid_x + slant * (grid_y - rows / 2)).astype(int) - low
-        if pieces == 2:
-            cuts = [((c,), columns[c]) for c in chosen]
-        else:
-            cuts = [
-                ((a, b), max(columns[a], columns[b]))
-                for a in chosen
-                for b in chosen
-                if b - a >= max(narrow, 0.25 * height)
-            ]
-        for edges, through in cuts:
-            found.append((np.searchsorted(np.array(edges), position, side="right"), float(through)))
+    for flip in (False, True):  # seams that are cheapest from the bottom, and from the top
+        grid = cost[::-1] if flip else cost
+        total = grid[0].copy()
+        back = np.zeros((rows, width), np.int8)
+        for y in range(1, rows):
+            padded = np.pad(total, SEAM_STEP, constant_values=np.inf)
+            options = np.stack([padded[SEAM_STEP + d : SEAM_STEP + d + width] for d in shifts])
+            options = options + SEAM_BEND * np.abs(shifts)[:, None]
+            pick = np.argmin(options, axis=0)
+            back[y] = shifts[pick]
+            total = options[pick, np.arange(width)] + grid[y]
+        ends = [c for c in range(narrow, width - narrow) if total[c] <= total[c - 1] and total[c] <= total[c + 1]]
+        ends.sort(key=lambda c: total[c])
+        for c in ends[:SEAMS]:
+            path = np.empty(rows, int)
+            x = c
+            for y in range(rows - 1, -1, -1):
+                path[y] = x
+                x += int(back[y, x]) if y else 0
+            if flip:
+                path = path[::-1]
+            found.append((path, float((ink[np.arange(rows), path]).sum())))
+    return found
+
+
+def _cuts(crop: np.ndarray, height: float, pieces: int) -> list[tuple[np.ndarray, float]]:
+    """Ways to cut a group of touching digits into ``pieces``: along seams that cross the least ink
+    (:func:`_seam_paths`). Each is a label image of the crop (piece 0, 1, ...) and the ink the cuts
+    go through (pixels, the thickest cut)."""
+    ink = crop > 0
+    width = ink.shape[1]
+    columns = np.arange(width)[None, :]
+    seams = _seam_paths(ink, height)
+    found, seen = [], set()
+    if pieces == 2:
+        options = [([path], through) for path, through in seams]
+    else:
+        options = []
+        for i, (a, ta) in enumerate(seams):
+            for b, tb in seams[i + 1 :]:
+                left, right = (a, b) if np.median(a) < np.median(b) else (b, a)
+                if np.median(right - left) >= 0.25 * height:
+                    options.append(([left, np.maximum(left, right)], max(ta, tb)))
+    for paths, through in options:
+        sides = sum((columns >= p[:, None]).astype(np.int8) for p in paths)
+        key = tuple(int((ink & (sides == k)).sum()) for k in range(pieces))
+        if key in seen or min(key) < 0.05 * ink.sum():
+            continue
+        seen.add(key)
+        found.append((sides, through))
     return found
 
 
@@ -589,18 +619,36 @@ class _Reading:
     width: float  # the group's width per digit height
     cut: float  # the ink the cuts go through, in stroke widths (0 when whole)
 
-    def score(self, logp: np.ndarray) -> float:
-        """Log-probability of the pieces' readings, and the prior: single digits are rarely much
-        wider than tall, and touching digits touch at a thin place."""
-        total = float(sum(logp[i] for i, _ in self.pieces))
-        if len(self.pieces) == 1:
-            return total - WIDE_COST * max(0.0, self.width - WIDE_FREE)
-        return total + SPLIT_PRIOR - CUT_COST * max(0.0, self.cut - CUT_FREE) - 0.05 * self.cut
+    def fit(self, logp: np.ndarray, height: float) -> float:
+        """How well the pieces read as digits: the model's log-probability of each, less what a
+        piece's shape costs (a digit of the line is nearly as tall as the line's digits, and rarely
+        wider than tall), less a little for each stroke the cuts go through."""
+        total = 0.0
+        for i, (x0, y0, x1, y1) in self.pieces:
+            tall, wide = (y1 - y0) / height, (x1 - x0) / height
+            total += float(logp[i]) - PIECE_COST * (max(0.0, PIECE_TALL - tall) + max(0.0, wide - PIECE_WIDE))
+        return total - CUT_COST * self.cut
+
+
+def _split_odds(whole: float, best: _Reading, logp: np.ndarray, height: float, typical: float) -> float:
+    """Log-odds that a wide group is touching digits rather than one digit, from its width (per the
+    line's digit height, and per the line's typical digit width), how sure the model is of it whole,
+    how well the best cut's pieces read as digits, and how much ink that cut goes through. Weighed
+    by a logistic fit on groups of the number set (benchmarks/number_set.py)."""
+    w = ODDS
+    return (
+        w["width"] * best.width
+        + w["typical"] * best.width * height / typical
+        + w["whole"] * whole
+        + w["pieces"] * best.fit(logp, height)
+        + w["cut"] * best.cut
+        + w["bias"]
+    )
 
 
 def _readings(ink: _Ink, group: _Group, height: float, fields: list[np.ndarray]) -> list[_Reading]:
-    """The group read whole and, if wide, cut in two (or three) at its thinnest columns; their 28x28
-    inputs appended to ``fields``."""
+    """The group read whole and, if wide, cut in two (or three) along seams; their 28x28 inputs
+    appended to ``fields``. The whole reading comes first."""
     whole = _crop(ink, group.labels, group.box)
     if whole is None:
         return []
@@ -625,13 +673,14 @@ def _readings(ink: _Ink, group: _Group, height: float, fields: list[np.ndarray])
 
 
 def _read_groups(ink: _Ink, line: list[list[_Group]], predict: Predict):
-    """Each digit group read whole and, if wide, cut into pieces; the surest reading of each kept.
+    """Each digit group read whole and, if wide, cut into pieces; whether to cut is decided by
+    :func:`_split_odds`, and a close call is reported.
 
     Returns ((x0, y0, x1, y1) work box, 28x28 input, probabilities) per digit, and the close calls.
     """
     height = _digit_height([g for digit in line for g in digit])
     fields: list[np.ndarray] = []
-    options = []
+    options, groups = [], []
     for digit in line:
         group = digit[0]
         for g in digit[1:]:
@@ -639,21 +688,80 @@ def _read_groups(ink: _Ink, line: list[list[_Group]], predict: Predict):
         readings = _readings(ink, group, height, fields)
         if readings:
             options.append(readings)
+            groups.append(group)
     if not fields:
         return [], []
     probs = predict(np.stack(fields))
     logp = np.log(np.clip(probs.max(axis=1), 1e-9, 1.0))
-    chosen, reasons = [], []
+    widths = [r[0].width for r in options if r[0].width > 0.4]
+    typical = float(np.median(widths)) * height if widths else height
+    reasons: list[str] = []
+    options, probs, logp = _merged(ink, groups, options, fields, probs, logp, height, typical, predict, reasons)
+    chosen = []
     for readings in options:
-        scored = sorted(readings, key=lambda r: -r.score(logp))
-        best = scored[0]
-        rivals = [r for r in scored[1:] if len(r.pieces) != len(best.pieces)]
-        if rivals and best.score(logp) - rivals[0].score(logp) < CLOSE:
-            first = len(chosen) + 1
-            if len(best.pieces) == 1:
-                reasons.append(f"digit {first} may be two touching digits")
-            else:
-                reasons.append(f"digits {first}-{first + len(best.pieces) - 1} may be one digit")
+        best = readings[0]
+        cuts = readings[1:]
+        if cuts:
+            best_cut = max(cuts, key=lambda r: r.fit(logp, height))
+            odds = _split_odds(float(logp[best.pieces[0][0]]), best_cut, logp, height, typical)
+            if odds > 0:
+                best = best_cut
+            if abs(odds) < CLOSE:
+                first = len(chosen) + 1
+                if len(best.pieces) == 1:
+                    reasons.append(f"digit {first} may be two touching digits")
+                else:
+                    reasons.append(f"digits {first}-{first + len(best.pieces) - 1} may be one digit")
         for i, box in best.pieces:
             chosen.append((box, fields[i], probs[i]))
     return chosen, reasons
+
+
+def _merged(ink, groups, options, fields, probs, logp, height, typical, predict, reasons):
+    """Neighbouring narrow groups that are halves of one digit (a 0 whose pencil stroke broke into
+    two arcs) joined: read together, when one of them reads poorly alone, they are weighed as one
+    digit against two by :func:`_split_odds`, as a touching pair is. Returns the options (merged
+    ones read whole), and the probabilities with the merged readings' appended."""
+    pairs = []
+    for k in range(len(groups) - 1):
+        a, b = groups[k], groups[k + 1]
+        if len(options[k]) > 1 or len(options[k + 1]) > 1:
+            continue
+        union = a.join(b)
+        vertical = _overlap((a.box[1], a.box[3]), (b.box[1], b.box[3]))
+        unsure = min(probs[options[k][0].pieces[0][0]].max(), probs[options[k + 1][0].pieces[0][0]].max())
+        if (
+            _gap(a, b) <= MERGE_GAP * height
+            and union.width <= MERGE_WIDE * height
+            and vertical >= 0.5 * min(a.height, b.height)
+            and unsure < MERGE_SURE
+        ):
+            whole = _crop(ink, union.labels, union.box)
+            if whole is not None:
+                fields.append(_to_field(whole[0]))
+                pairs.append((k, len(fields) - 1, whole[1]))
+    if not pairs:
+        return options, probs, logp
+    probs = np.concatenate([probs, predict(np.stack(fields[len(probs) :]))])
+    logp = np.log(np.clip(probs.max(axis=1), 1e-9, 1.0))
+    merged, skip = [], set()
+    for k, index, box in pairs:
+        if k in skip:
+            continue
+        apart = _Reading(options[k][0].pieces + options[k + 1][0].pieces, (box[2] - box[0]) / height, 0.0)
+        odds = _split_odds(float(logp[index]), apart, logp, height, typical)
+        if odds < 0:
+            merged.append((k, _Reading([(index, box)], apart.width, 0.0)))
+            skip |= {k, k + 1}
+        if abs(odds) < CLOSE:
+            reasons.append(f"digits {k + 1}-{k + 2} may be one digit")
+    out, joined = [], dict(merged)
+    k = 0
+    while k < len(options):
+        if k in joined:
+            out.append([joined[k]])
+            k += 2
+        else:
+            out.append(options[k])
+            k += 1
+    return out, probs, logp
