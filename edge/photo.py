@@ -48,6 +48,9 @@ LYING = 65.0
 # A digit is at least this fraction of the photo's longer side (a tenth is comfortable): smaller
 # marks are specks, and too few pixels to read.
 SMALLEST = 0.03
+# A pixel whose chromaticity differs from the paper's by more than this (in any channel's share)
+# is off the sheet: a wooden desk differs by about 0.08 (up to 0.2), paper in a shadow by under 0.01.
+DESK_CHROMA = 0.04
 LUMA = np.array([0.299, 0.587, 0.114], np.float32)  # ITU-R 601, what Pillow's convert("L") uses
 
 
@@ -72,7 +75,9 @@ def digit_ink(pixels: np.ndarray, min_contrast: float) -> np.ndarray:
     ``min_contrast`` (of 255) is the least difference between ink and paper that counts as ink.
     Raises :class:`NoInkError` when there is no digit.
     """
-    small = _ink_gray(_work_size(pixels))
+    work = _work_size(pixels)
+    small = _ink_gray(work)
+    desk = _off_the_sheet(work)
     if float(np.ptp(small)) < min_contrast:
         raise NoInkError("no digit found: the image is blank, or the ink has too little contrast with the paper")
     if not _ink_is_dark(small):
@@ -81,14 +86,14 @@ def digit_ink(pixels: np.ndarray, min_contrast: float) -> np.ndarray:
     # closer it follows a shadow's edge. Start narrow (a pen); if the strokes seen through the
     # widest window are wider than that (a marker, a tight crop), look again with a wider one.
     window, widest = max(_window(small.shape, 0.035), MIN_WINDOW), _window(small.shape, 0.25)
-    found = _find(small, window, min_contrast)
+    found = _find(small, window, min_contrast, desk)
     x, y, w, h = found.box
     seen = stroke_width(found.digit[y : y + h, x : x + w])  # near the window's width: only half filled in
     width = max(_hollow_width(small, found, widest), seen if seen > 0.8 * window else 0.0)
     if width > 0.3 * window:
         # Nothing found that way: the strokes were a pen's after all, beside a shadow the wider window merged in.
         with contextlib.suppress(NoInkError):
-            found = _find(small, min(2 * round(2.0 * width) + 1, widest), min_contrast)
+            found = _find(small, min(2 * round(2.0 * width) + 1, widest), min_contrast, desk)
     found = _without_shadow(small, found)
     ink = found.darkness * found.digit
     x, y, w, h = found.box
@@ -108,8 +113,11 @@ class _Found:
     floor: float  # the darkness below which nothing counts as ink
 
 
-def _find(gray: np.ndarray, window: int, min_contrast: float) -> _Found:
-    """One search for the digit, with the paper estimated in a window x window neighbourhood."""
+def _find(gray: np.ndarray, window: int, min_contrast: float, desk: np.ndarray | None = None) -> _Found:
+    """One search for the digit, with the paper estimated in a window x window neighbourhood.
+
+    ``desk``: where the photo is not the sheet's colour (a wooden desk beside it), if known.
+    """
     import cv2
 
     flat = _flat_field(gray, window)
@@ -130,6 +138,8 @@ def _find(gray: np.ndarray, window: int, min_contrast: float) -> _Found:
             raise
         digit = np.isin(labels, [b.label for b in chosen]) & mask
         problem = _not_ink(flat, darkness, digit, noise)
+        if problem is None and _on_the_desk(desk, digit):
+            problem = "no digit found: only the desk beside the sheet or the sheet's edge, no ink"
         if problem is None and not _is_a_shadow(gray, digit):
             break
         first_problem = first_problem or problem or "no digit found: only a shadow or the desk, no ink"
@@ -173,11 +183,8 @@ def _is_a_shadow(gray: np.ndarray, ink: np.ndarray, percentile: float = 95) -> b
     raw = _raw_darkness(gray)
     ys, xs = np.nonzero(ink)
     x0, x1, y0, y1 = xs.min(), xs.max() + 1, ys.min(), ys.max() + 1
-    grow = max(x1 - x0, y1 - y0) // 2 + 2
-    ring = np.zeros_like(ink)
-    ring[max(y0 - grow, 0) : y1 + grow, max(x0 - grow, 0) : x1 + grow] = True
+    ring = _around(ink)
     near = cv2.dilate(ink.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
-    ring &= ~near
     level = float(np.median(raw[ink]))
     around = float(np.median(raw[ring])) if ring.any() else 0.0
     if level <= around:
@@ -250,6 +257,49 @@ def _is_a_line(darkness: np.ndarray, ink: np.ndarray, noise: float) -> bool:
         ):
             return True
     return False
+
+
+def _off_the_sheet(pixels: np.ndarray) -> np.ndarray | None:
+    """Where a colour photo is not the paper's colour: a wooden or coloured desk beside the sheet.
+
+    The paper's colour is the chromaticity (each channel's share of the sum) of the brighter half
+    of the photo; a shadow darkens the paper but keeps its chromaticity, ink covers too little to
+    matter around a digit. None for grey photos, or where nothing differs.
+    """
+    import cv2
+
+    if pixels.ndim != 3:
+        return None
+    size = (max(1, pixels.shape[1] // 4), max(1, pixels.shape[0] // 4))
+    small = cv2.resize(pixels, size, interpolation=cv2.INTER_AREA)
+    total = np.maximum(small.sum(axis=2, keepdims=True), 1.0)
+    chroma = small / total
+    bright = total[..., 0] >= np.median(total)
+    paper = np.median(chroma[bright], axis=0)
+    differs = (np.abs(chroma - paper).max(axis=2) > DESK_CHROMA).astype(np.uint8)
+    if not differs.any():
+        return None
+    return cv2.resize(differs, (pixels.shape[1], pixels.shape[0]), interpolation=cv2.INTER_NEAREST).astype(bool)
+
+
+def _on_the_desk(desk: np.ndarray | None, ink: np.ndarray) -> bool:
+    """Is most of what surrounds the ink off the sheet? Then it is the desk's grain or the sheet's edge."""
+    if desk is None:
+        return False
+    ring = _around(ink)
+    return bool(ring.any()) and float(desk[ring].mean()) > 0.5
+
+
+def _around(ink: np.ndarray) -> np.ndarray:
+    """The ink's surroundings: its box grown by half its size, without the ink and its edges."""
+    import cv2
+
+    ys, xs = np.nonzero(ink)
+    x0, x1, y0, y1 = xs.min(), xs.max() + 1, ys.min(), ys.max() + 1
+    grow = max(x1 - x0, y1 - y0) // 2 + 2
+    ring = np.zeros_like(ink, dtype=bool)
+    ring[max(y0 - grow, 0) : y1 + grow, max(x0 - grow, 0) : x1 + grow] = True
+    return ring & ~cv2.dilate(ink.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
 
 
 def _raw_darkness(gray: np.ndarray) -> np.ndarray:
