@@ -1,7 +1,9 @@
 """Load a .tflite digit classifier in whichever TFLite interpreter is installed, and run it.
 
 Order of preference: LiteRT (``ai_edge_litert``, maintained, fastest here), then the old
-``tflite_runtime``, then ``tensorflow.lite`` only when neither is installed. Known failures
+``tflite_runtime``, then ``tensorflow.lite`` only when neither is installed, then Arm NN
+(Debian's ``python3-pyarmnn``, edge/runtime_armnn.py: float32 files only) for 32-bit Pi OS,
+where none of the others installs. Known failures
 become one-line advice (:class:`RuntimeProblem`) instead of a traceback, and the interpreter's
 own chatter on stderr ("Created TensorFlow Lite XNNPACK delegate", NumPy's ABI warning) is
 kept off the user's screen.
@@ -12,6 +14,8 @@ from __future__ import annotations
 import contextlib
 import importlib
 import os
+import platform
+import struct
 from pathlib import Path
 from typing import Any
 
@@ -19,14 +23,22 @@ import numpy as np
 
 from .native_output import Captured, native_output_captured
 from .preprocess import INPUT_SHAPE, normalize
+from .runtime_armnn import ArmNNRefused
 
-RUNTIMES = ("ai_edge_litert", "tflite_runtime", "tensorflow")
+RUNTIMES = ("ai_edge_litert", "tflite_runtime", "tensorflow", "pyarmnn")
 _MODULES = {
     "ai_edge_litert": "ai_edge_litert.interpreter",
     "tflite_runtime": "tflite_runtime.interpreter",
     "tensorflow": "tensorflow.lite.python.interpreter",
+    "pyarmnn": "pyarmnn",
 }
 INSTALL_ADVICE = "pip install ai-edge-litert (or: pip install -r edge/requirements.txt)"
+ARMHF_ADVICE = (
+    "On 32-bit ARM (armhf) neither ai-edge-litert nor tflite-runtime has a wheel for Python 3.11 or "
+    "later. Fix: install the 64-bit Raspberry Pi OS image, or on bookworm: sudo apt install python3-pyarmnn "
+    "libarmnn-cpuref-backend22 python3-opencv, make the venv with --system-site-packages and use "
+    "mnist_float32.tflite folded by scripts/fold_flatten.py"
+)
 _TFLITE_ID = b"TFL3"  # flatbuffer file identifier, bytes 4-8 of every .tflite file
 
 
@@ -50,6 +62,17 @@ def _is_numpy_abi_error(text: str) -> bool:
     return "_ARRAY_API" in text or "compiled using NumPy 1.x" in text or "numpy.core.multiarray failed" in text
 
 
+def is_32bit_arm() -> bool:
+    """32-bit ARM userland: armv6l/armv7l, or a 32-bit Python on a 64-bit kernel (uname says aarch64)."""
+    machine = platform.machine().lower()
+    return (machine.startswith("arm") and machine != "arm64") or (machine == "aarch64" and struct.calcsize("P") == 4)
+
+
+def install_advice() -> str:
+    """How to get an interpreter on this machine."""
+    return ARMHF_ADVICE if is_32bit_arm() else f"Fix: {INSTALL_ADVICE}"
+
+
 def interpreter_class(runtime: str | None = None) -> tuple[type, str]:
     """The Interpreter class of ``runtime``, or of the first one installed, and its name."""
     problems = []
@@ -61,6 +84,10 @@ def interpreter_class(runtime: str | None = None) -> tuple[type, str]:
         try:
             with _stderr_captured() as chatter:
                 module = importlib.import_module(_MODULES[name])
+            if name == "pyarmnn":
+                from .runtime_armnn import ArmNNInterpreter
+
+                return ArmNNInterpreter, name
             return module.Interpreter, name
         except ModuleNotFoundError:
             problems.append(f"{name} is not installed")
@@ -69,7 +96,7 @@ def interpreter_class(runtime: str | None = None) -> tuple[type, str]:
                 problems.append(_numpy_abi_advice(name))
             else:
                 problems.append(f"{name} failed to import ({_first_line(e)})")
-    raise RuntimeProblem(f"no TFLite interpreter could be loaded: {'; '.join(problems)}. Fix: {INSTALL_ADVICE}")
+    raise RuntimeProblem(f"no TFLite interpreter could be loaded: {'; '.join(problems)}. {install_advice()}")
 
 
 def _check_model_file(path: Path) -> None:
@@ -98,6 +125,8 @@ def _check_model_file(path: Path) -> None:
 
 def explain_load_error(path: Path, runtime: str, error: Exception, chatter: str) -> str:
     """A runtime's failure to load ``path`` (its exception and what it printed) as one line of advice."""
+    if isinstance(error, ArmNNRefused):
+        return str(error)
     text = " ".join(f"{error} {chatter}".split())
     if _is_numpy_abi_error(text):
         return f"{path}: {_numpy_abi_advice(runtime)}"
@@ -130,7 +159,9 @@ class Classifier:
             raise RuntimeProblem(f"--threads must be 'auto' or at least 1, not {threads}")
         _check_model_file(self.path)
         Interpreter, self.runtime = interpreter_class(runtime)
-        if threads == "auto":
+        if threads == "auto" and self.runtime == "pyarmnn":
+            threads = None  # Arm NN takes no thread count: nothing to measure
+        elif threads == "auto":
             from .threads import auto_threads
 
             threads = auto_threads(self.path, self.runtime)

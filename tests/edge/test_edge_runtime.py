@@ -6,6 +6,8 @@ the ai-edge-litert package the device installs), so the interpreter's real error
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -193,3 +195,92 @@ def test_pixel_table_is_the_same_preprocessing(tflite_models, mnist_test, varian
     computed = classifier.quantize(normalize(images))
     assert looked_up.dtype == computed.dtype == classifier.input_dtype
     np.testing.assert_array_equal(looked_up.reshape(computed.shape), computed)
+
+
+# --- 32-bit Raspberry Pi OS (armhf): requirements, Arm NN's limits, and the advice ----------------
+
+ROOT = Path(__file__).resolve().parents[2]
+NO_RUNTIME = (
+    "import sys, platform\n"
+    "for name in ('ai_edge_litert', 'tflite_runtime', 'tensorflow', 'pyarmnn'):\n"
+    "    sys.modules[name] = None  # as if not installed\n"
+    "MACHINE\n"
+    "sys.path.insert(0, ROOT)\n"
+    "from edge.classify import main\n"
+    "sys.exit(main(['--model', MODEL, '--raw', FOLDER]))\n"
+)
+
+
+def _classify_without_runtimes(model: Path, folder: Path, machine: str | None) -> subprocess.CompletedProcess:
+    """edge/classify.py in a fresh Python where no interpreter imports, on this or another machine."""
+    code = NO_RUNTIME.replace("ROOT", repr(str(ROOT))).replace("MODEL", repr(str(model)))
+    code = code.replace("FOLDER", repr(str(folder)))
+    code = code.replace("MACHINE", f"platform.machine = lambda: {machine!r}" if machine else "")
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+
+
+def test_requirements_leave_out_what_32_bit_arm_cannot_install():
+    """pip must not stop with 'no matching distribution' on armhf: no ai-edge-litert or OpenCV wheel there."""
+    from pip._vendor.packaging.requirements import Requirement  # pip is in every venv; packaging may not be
+
+    lines = (ROOT / "edge" / "requirements.txt").read_text().splitlines()
+    requirements = [Requirement(line) for line in lines if line.strip() and not line.startswith("#")]
+
+    def wanted(machine: str) -> set[str]:
+        env = {"platform_machine": machine}
+        return {r.name for r in requirements if r.marker is None or r.marker.evaluate(env)}
+
+    everything = {"numpy", "pillow", "ai-edge-litert", "opencv-python-headless"}
+    assert wanted("x86_64") == wanted("aarch64") == everything
+    for machine in ("armv6l", "armv7l", "armv8l"):
+        assert wanted(machine) == {"numpy", "pillow"}, machine
+
+
+def test_no_runtime_on_32_bit_arm_names_both_ways_out(tflite_models, png_folder):
+    for machine, advice in [("armv7l", "64-bit Raspberry Pi OS image"), (None, "Fix: pip install ai-edge-litert")]:
+        result = _classify_without_runtimes(tflite_models["float32"], png_folder, machine)
+        assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+        (line,) = result.stderr.strip().splitlines()
+        assert line.startswith("error: no TFLite interpreter could be loaded") and advice in line
+        assert ("python3-pyarmnn" in line) == (machine == "armv7l")
+
+
+@pytest.mark.parametrize("variant, kind", [("int8", "int8"), ("int8_uint8_io", "int8, uint8"), ("float16", "float16")])
+def test_arm_nn_refuses_what_it_would_abort_on_before_loading_it(tflite_models, variant, kind):
+    """Arm NN 22 kills the process (a C assertion) on quantized files; the file's tensor types say so first."""
+    from edge.runtime_armnn import ArmNNInterpreter, ArmNNRefused, tensor_types
+
+    assert tensor_types(tflite_models["float32"].read_bytes()) == {0, 2}  # FLOAT32 and INT32 only
+    with pytest.raises(ArmNNRefused) as error:  # before pyarmnn is imported: it is not installed here
+        ArmNNInterpreter(str(tflite_models[variant]))
+    message = explain_load_error(tflite_models[variant], "pyarmnn", error.value, "")
+    assert f"float32 files only, this one has {kind} tensors" in message and "64-bit Raspberry Pi OS" in message
+
+
+def _operators(path: Path) -> list[str]:
+    from ai_edge_litert.tools import flatbuffer_utils
+
+    model = flatbuffer_utils.read_model(str(path))
+    return [flatbuffer_utils.opcode_to_name(model, op.opcodeIndex) for op in model.subgraphs[0].operators]
+
+
+@pytest.mark.parametrize("variant", ["float32", "int8"])
+def test_fold_flatten_gives_arm_nn_a_file_with_the_same_answers(tmp_path, tflite_models, test_digits, variant):
+    """scripts/fold_flatten.py: Flatten's SHAPE/STRIDED_SLICE/PACK become a constant, nothing else changes."""
+    from edge.model_metadata import read_embedded
+
+    folded = tmp_path / f"{variant}_folded.tflite"
+    script = ROOT / "scripts" / "fold_flatten.py"
+    result = subprocess.run([sys.executable, script, tflite_models[variant], folded], capture_output=True, text=True)
+    assert result.returncode == 0 and "1 Flatten folded" in result.stdout, result.stderr
+    before, after = _operators(tflite_models[variant]), _operators(folded)
+    assert {"SHAPE", "STRIDED_SLICE", "PACK"} <= set(before) and not {"SHAPE", "STRIDED_SLICE", "PACK"} & set(after)
+    assert [op for op in before if op not in ("SHAPE", "STRIDED_SLICE", "PACK")] == after
+    images = test_digits[0][:300]
+    original = Classifier(tflite_models[variant], threads=1).predict(images, batch_size=128)
+    np.testing.assert_array_equal(Classifier(folded, threads=1).predict(images, batch_size=128), original)
+    np.testing.assert_array_equal(Classifier(folded, threads=1).predict(images[:5], batch_size=1), original[:5])
+    assert read_embedded(folded) == read_embedded(tflite_models[variant])  # class names and provenance kept
+    again = subprocess.run([sys.executable, script, folded, tmp_path / "twice.tflite"], capture_output=True, text=True)
+    assert again.returncode == 2 and again.stderr.startswith("error: ") and "already folded" in again.stderr
+    assert not (tmp_path / "twice.tflite").exists()
