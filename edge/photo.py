@@ -121,6 +121,7 @@ def _find(gray: np.ndarray, window: int, min_contrast: float, desk: np.ndarray |
     import cv2
 
     flat = _flat_field(gray, window)
+    raw = _raw_darkness(gray)  # for telling shadows from ink, once for every choice below
     darkness = _without_lines(flat, _paper_sigma(flat))
     noise = _robust_sigma(darkness)
     mask, floor = _ink_mask(darkness, noise, min_contrast / 255.0)
@@ -140,7 +141,7 @@ def _find(gray: np.ndarray, window: int, min_contrast: float, desk: np.ndarray |
         problem = _not_ink(flat, darkness, digit, noise)
         if problem is None and _on_the_desk(desk, digit):
             problem = "no digit found: only the desk beside the sheet or the sheet's edge, no ink"
-        if problem is None and not _is_a_shadow(gray, digit):
+        if problem is None and not _is_a_shadow(raw, digit):
             break
         first_problem = first_problem or problem or "no digit found: only a shadow or the desk, no ink"
         blobs = [b for b in blobs if b not in chosen]
@@ -169,22 +170,20 @@ def _not_ink(flat: np.ndarray, darkness: np.ndarray, digit: np.ndarray, noise: f
     return None
 
 
-def _is_a_shadow(gray: np.ndarray, ink: np.ndarray, percentile: float = 95) -> bool:
+def _is_a_shadow(raw: np.ndarray, ink: np.ndarray, percentile: float = 95) -> bool:
     """Is the ink a piece of a larger dark area that it does not stand out from: a finger of a
     hand's shadow, a shadow's or the desk's corner, which the paper estimate partly took out?
 
-    In the photo as it is (no paper estimate), the pixels nearly as dark as the strokes, relative
+    In the photo as it is (``raw``: :func:`_raw_darkness`), the pixels nearly as dark as the strokes, relative
     to what surrounds them, are followed out from the strokes; thin lines are opened away. A
     shadow goes on, wide and as dark as the piece found, out of the frame; ink ends at its
     strokes, and where it crosses a shadow it is darker than the shadow.
     """
     import cv2
 
-    raw = _raw_darkness(gray)
     ys, xs = np.nonzero(ink)
     x0, x1, y0, y1 = xs.min(), xs.max() + 1, ys.min(), ys.max() + 1
-    ring = _around(ink)
-    near = cv2.dilate(ink.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+    ring, near = _around(ink)
     level = float(np.median(raw[ink]))
     around = float(np.median(raw[ring])) if ring.any() else 0.0
     if level <= around:
@@ -286,12 +285,13 @@ def _on_the_desk(desk: np.ndarray | None, ink: np.ndarray) -> bool:
     """Is most of what surrounds the ink off the sheet? Then it is the desk's grain or the sheet's edge."""
     if desk is None:
         return False
-    ring = _around(ink)
+    ring, _ = _around(ink)
     return bool(ring.any()) and float(desk[ring].mean()) > 0.5
 
 
-def _around(ink: np.ndarray) -> np.ndarray:
-    """The ink's surroundings: its box grown by half its size, without the ink and its edges."""
+def _around(ink: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The ink's surroundings (its box grown by half its size, without the ink and its edges), and
+    the ink with its edges."""
     import cv2
 
     ys, xs = np.nonzero(ink)
@@ -299,7 +299,8 @@ def _around(ink: np.ndarray) -> np.ndarray:
     grow = max(x1 - x0, y1 - y0) // 2 + 2
     ring = np.zeros_like(ink, dtype=bool)
     ring[max(y0 - grow, 0) : y1 + grow, max(x0 - grow, 0) : x1 + grow] = True
-    return ring & ~cv2.dilate(ink.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+    near = cv2.dilate(ink.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+    return ring & ~near, near
 
 
 def _raw_darkness(gray: np.ndarray) -> np.ndarray:
@@ -313,7 +314,7 @@ def _without_shadow(gray: np.ndarray, found: _Found) -> _Found:
     digit): in the photo as it is, those are much fainter than the ink, and part of a shadow."""
     raw = _raw_darkness(gray)
     faint = found.digit & (raw < 0.6 * float(np.percentile(raw[found.digit], 90)))
-    if faint.sum() < 0.2 * found.digit.sum() or not _is_a_shadow(gray, faint, 50):
+    if faint.sum() < 0.2 * found.digit.sum() or not _is_a_shadow(raw, faint, 50):
         return found
     digit = found.digit & ~faint
     ys, xs = np.nonzero(digit)
