@@ -392,31 +392,57 @@ def operator_times(path: Path, threads: int, runs: int, runtime: str | None = No
     graph = model.subgraphs[0]
     names = [flatbuffer_utils.opcode_to_name(model, op.opcodeIndex) for op in graph.operators]
     operators = list(graph.operators)
+    timed = _runs_per_image(graph)
     Interpreter, _ = interpreter_class(runtime)
-    prefixes = []
+    prefixes: dict[int, Any] = {}
     with tempfile.TemporaryDirectory(prefix="edge-bench-") as tmp:
         for i, op in enumerate(operators):
+            if not timed[i]:
+                continue
             graph.operators, graph.outputs = operators[: i + 1], [op.outputs[0]]
             prefix = Path(tmp) / f"prefix{i}.tflite"
             flatbuffer_utils.write_model(model, str(prefix))
-            interpreter = Interpreter(model_path=str(prefix), num_threads=threads)
-            interpreter.allocate_tensors()
-            detail = interpreter.get_input_details()[0]
-            interpreter.set_tensor(detail["index"], np.zeros(detail["shape"], detail["dtype"]))
-            prefixes.append(interpreter)
+            try:
+                interpreter = Interpreter(model_path=str(prefix), num_threads=threads)
+                interpreter.allocate_tensors()
+                detail = interpreter.get_input_details()[0]
+                interpreter.set_tensor(detail["index"], np.zeros(detail["shape"], detail["dtype"]))
+                interpreter.invoke()
+            except (RuntimeError, ValueError) as error:
+                why = f"the graph cut after operator {i} ({names[i]}) does not run: {str(error).splitlines()[0]}"
+                return {"file": path.name, "unavailable": why}
+            prefixes[i] = interpreter
     # Round robin, a few runs of each prefix at a time: a machine that gets busier halfway through
     # slows every prefix alike instead of the last ones only.
-    times: list[list[int]] = [[] for _ in prefixes]
+    times: dict[int, list[int]] = {i: [] for i in prefixes}
     for _ in range(max(1, runs // 10)):
-        for interpreter, kept in zip(prefixes, times, strict=True):
-            kept += latencies_ns(interpreter.invoke, 10, 1.0, warmup=1)
-    medians = [float(np.median(t)) / 1000 for t in times]
-    rows = [
-        {"index": i, "operator": name, "us": round(medians[i] - (medians[i - 1] if i else 0.0), 1)}
-        for i, name in enumerate(names)
-    ]
-    total = round(medians[-1], 1)
+        for i, interpreter in prefixes.items():
+            times[i] += latencies_ns(interpreter.invoke, 10, 1.0, warmup=1)
+    rows, before = [], 0.0
+    for i, name in enumerate(names):
+        if i in times:
+            median = float(np.median(times[i])) / 1000
+            rows.append({"index": i, "operator": name, "us": round(median - before, 1)})
+            before = median
+        else:  # constants only (float16's weights turned to float32): done once, when the model loads
+            rows.append({"index": i, "operator": name, "us": 0.0, "at_load": True})
+    total = round(before, 1)
     return {"file": path.name, "threads": threads, "method": method, "total_us": total, "operators": rows}
+
+
+def _runs_per_image(graph: Any) -> list[bool]:
+    """Whether each operator depends on the image; the others work on constants and run once at load.
+
+    A graph cut after such an operator has no image input, and XNNPACK refuses to set it up.
+    """
+    varying = set(graph.inputs)
+    result = []
+    for op in graph.operators:
+        depends = any(t in varying for t in op.inputs if t >= 0)
+        if depends:
+            varying.update(op.outputs)
+        result.append(depends)
+    return result
 
 
 # --- the report -----------------------------------------------------------------------------
@@ -454,7 +480,11 @@ def report(results: dict[str, Any]) -> str:
     if "operators" in operators:
         count = operators["threads"]
         lines += ["", f"time of each operator in {operators['file']}, {count} thread{'s' if count > 1 else ''} (µs):"]
-        lines += [f"  {row['index']:>3}  {row['operator']:<18} {row['us']:>8.1f}" for row in operators["operators"]]
+        lines += [
+            f"  {row['index']:>3}  {row['operator']:<18} "
+            + ("    at load" if row.get("at_load") else f"{row['us']:>8.1f}")
+            for row in operators["operators"]
+        ]
     else:
         lines += ["", f"no operator times: {operators['unavailable']}"]
     lines += ["", f"recommended here: {results['recommendation']['line']}"]
