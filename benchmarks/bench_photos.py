@@ -60,7 +60,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help=f"comma-separated (when rendering); {photo_set.NO_DIGIT}: photos with no digit, to be answered 'no digit'",
     )
     p.add_argument("--workers", type=int, default=None, help="processes that render the set (default: all cores)")
-    p.add_argument("--cold-starts", type=int, default=7, help="timed runs of edge/classify.py on one photo (0: none)")
+    p.add_argument(
+        "--cold-starts", type=int, default=7,
+        help="timed runs of edge/classify.py on a typical photo and on the slowest (0: none)",
+    )  # fmt: skip
     p.add_argument(
         "--edge-python", type=Path, default=Path(sys.executable), help="the Python that runs edge/classify.py"
     )
@@ -238,6 +241,15 @@ def misread_sheet(set_dir: Path, results: list[dict], out: Path, limit: int = MI
     return len(chosen)
 
 
+def startup_photos(results: list[dict]) -> tuple[str, str]:
+    """The photos to time a cold start on: the one whose reading took the median time (a typical
+    photo) and the slowest (lined paper under a shadow: the line search's worst case)."""
+    timed = sorted((r for r in results if r["label"] >= 0), key=lambda r: r["ms"]) or sorted(
+        results, key=lambda r: r["ms"]
+    )
+    return timed[len(timed) // 2]["file"], timed[-1]["file"]
+
+
 def cold_start(python: Path, model: Path, photo: Path, runs: int) -> dict:
     """Process start to the first printed prediction of ``python edge/classify.py -m MODEL PHOTO``.
 
@@ -255,7 +267,7 @@ def cold_start(python: Path, model: Path, photo: Path, runs: int) -> dict:
         elapsed, line = time_to_first_line(command, env, ROOT)
         seconds.append(elapsed)
     return {
-        "photo": photo.name,
+        "photo": f"{photo.parent.name}/{photo.name}",
         "python": str(python),
         "runs": runs,
         "median_s": statistics.median(seconds),
@@ -316,9 +328,13 @@ def run(args: argparse.Namespace) -> dict:
         summary = summarize(results)
         args.out.mkdir(parents=True, exist_ok=True)
         shown = misread_sheet(set_dir, results, args.out / "misread.png")
-        photos = [set_dir / r["file"] for r in rows if r["label"] >= 0] or [set_dir / r["file"] for r in rows]
-        largest = max(photos, key=lambda path: path.stat().st_size)
-        startup = cold_start(args.edge_python, args.model, largest, args.cold_starts) if args.cold_starts > 0 else None
+        startup = None
+        if args.cold_starts > 0:
+            typical, slowest = startup_photos(results)
+            startup = {
+                "typical": cold_start(args.edge_python, args.model, set_dir / typical, args.cold_starts),
+                "slowest": cold_start(args.edge_python, args.model, set_dir / slowest, args.cold_starts),
+            }
     source = f"set {args.set}" if args.set else f"seed {args.seed}"
     title = f"Photos: {args.model.name}, {len(results)} photos ({source})"
     table = markdown(summary, title)
@@ -338,11 +354,11 @@ def run(args: argparse.Namespace) -> dict:
     (args.out / "photos.json").write_text(json.dumps(report, indent=1) + "\n")
     (args.out / "photos.md").write_text(table)
     print(table)
-    if startup:
+    for which, figures in (startup or {}).items():
         print(
-            f"cold start (process start to the first printed answer, {startup['photo']}): "
-            f"median {startup['median_s']:.3f} s of {startup['runs']} runs "
-            f"({startup['min_s']:.3f}-{startup['max_s']:.3f} s)"
+            f"cold start, {which} photo (process start to the first printed answer, {figures['photo']}): "
+            f"median {figures['median_s']:.3f} s of {figures['runs']} runs "
+            f"({figures['min_s']:.3f}-{figures['max_s']:.3f} s)"
         )
     print(
         f"prepare + classify: {measure_s:.1f} s"

@@ -3,7 +3,8 @@
 Every file is evaluated on the full test set in LiteRT with the edge runner's own preprocessing
 (edge.runtime.Classifier), compared with the float32 model, checked in every runtime we can
 reach, and described in manifest.json. The pieces: convert/variants.py (what each variant is
-and how the TFLite converter makes it), convert/model_source.py (the user's model, checked),
+and how the TFLite converter makes it), convert/fold_flatten.py (Flatten as one constant RESHAPE,
+for Arm NN), convert/model_source.py (the user's model, checked),
 convert/calibration.py, convert/manifest.py, convert/compat.py (runtimes) and
 convert/quantization_debug.py (the layers to blame when int8 loses too much).
 """
@@ -23,6 +24,7 @@ import numpy as np
 
 from convert import calibration, compat, manifest, metadata
 from convert.calibration import DEFAULT_SAMPLES
+from convert.fold_flatten import fold_flatten
 from convert.model_source import ModelSource, open_model
 from convert.quantization_debug import hint_text, layer_hints
 from convert.variants import (  # noqa: F401  (re-exported: the names callers know this module by)
@@ -257,6 +259,9 @@ def _convert_and_evaluate(run: _Run) -> list[dict[str, Any]]:
             run.say(f"converting {name}{calibrating}...")
             with run.quiet():
                 flatbuffer = convert_variant(run.source.saved_model, name, run.calibration_images)
+            # Flatten as one constant RESHAPE (convert/fold_flatten.py): Arm NN, 32-bit Pi OS's runtime,
+            # reads the file as written; LiteRT's answers stay the same, bit for bit.
+            flatbuffer, _ = fold_flatten(flatbuffer)
             # The file carries its class names and provenance (convert/metadata.py); the one evaluated
             # is the one written, and its accuracy goes in once measured (the graph stays the same).
             record = _embedded_record(run, name)

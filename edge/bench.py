@@ -64,6 +64,7 @@ QUICK = Settings(200, 0.25, 2, False, 2000, 1, 100)
 
 def _parser() -> argparse.ArgumentParser:
     from .command_line import HelpFormatter, OneLineParser
+    from .runtime_choice import add_runtime_argument
 
     parser = OneLineParser(
         description="Measure every .tflite file in a folder on this device and say which to use, "
@@ -81,9 +82,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--threads", metavar="N,N", help="thread counts to time, e.g. 1,2,4 (default: 1, 2, ... up to all cores)"
     )
-    parser.add_argument(
-        "--runtime", choices=("ai_edge_litert", "tflite_runtime", "tensorflow"), help="interpreter to use"
-    )
+    add_runtime_argument(parser)
     parser.add_argument("--cold-start-child", metavar="MODEL", help=argparse.SUPPRESS)  # the fresh process itself
     return parser
 

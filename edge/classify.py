@@ -40,6 +40,7 @@ BATCH = 256  # images per invoke: large enough to amortize, small enough to stre
 
 def _parser() -> argparse.ArgumentParser:
     from .command_line import OneLineParser
+    from .runtime_choice import add_runtime_argument
     from .threads import AUTO, threads_argument
 
     parser = OneLineParser(
@@ -79,9 +80,7 @@ def _parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="measure accuracy and speed on the MNIST test set in DIR (IDX files or mnist.npz) instead",
     )
-    parser.add_argument(
-        "--runtime", choices=("ai_edge_litert", "tflite_runtime", "tensorflow"), help="interpreter to use"
-    )
+    add_runtime_argument(parser)
     return parser
 
 

@@ -24,8 +24,8 @@ import numpy as np
 from .native_output import Captured, native_output_captured
 from .preprocess import INPUT_SHAPE, normalize
 from .runtime_armnn import ArmNNRefused
+from .runtime_choice import RUNTIMES  # the names, in order of preference (re-exported)
 
-RUNTIMES = ("ai_edge_litert", "tflite_runtime", "tensorflow", "pyarmnn")
 _MODULES = {
     "ai_edge_litert": "ai_edge_litert.interpreter",
     "tflite_runtime": "tflite_runtime.interpreter",
@@ -37,7 +37,7 @@ ARMHF_ADVICE = (
     "On 32-bit ARM (armhf) neither ai-edge-litert nor tflite-runtime has a wheel for Python 3.11 or "
     "later. Fix: install the 64-bit Raspberry Pi OS image, or on bookworm: sudo apt install python3-pyarmnn "
     "libarmnn-cpuref-backend22 python3-opencv, make the venv with --system-site-packages and use "
-    "mnist_float32.tflite folded by scripts/fold_flatten.py"
+    "mnist_float32.tflite (Arm NN runs float32 files only)"
 )
 _TFLITE_ID = b"TFL3"  # flatbuffer file identifier, bytes 4-8 of every .tflite file
 

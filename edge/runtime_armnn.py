@@ -3,11 +3,13 @@
 neither ai-edge-litert nor tflite-runtime has a wheel for Python 3.11 or later.
 
 What Debian bookworm's pyarmnn (Arm NN 22.0 library, 20.08 bindings) can run, measured under
-emulated armhf (scripts/check_pi_os_armhf.sh): float32 files whose Flatten is one RESHAPE with a
-constant shape. Keras' Flatten with a variable batch adds SHAPE, which its TFLite parser refuses
-(one clear error); quantized files (int8, int8 I/O, dynamic) make Arm NN *abort the process* (a C
-assertion, no exception), so they are refused here, from the file's tensor types, before Arm NN
-sees them. The network is built for the file's stored batch (1); a batch of N runs N times.
+emulated armhf (scripts/check_pi_os.sh armhf): float32 files whose Flatten is one RESHAPE with a
+constant shape, as mnist-convert writes them (convert/fold_flatten.py). A file converted before
+mnist-convert did that has Keras' variable-batch Flatten, SHAPE included, which the TFLite parser
+refuses (one clear error: convert it again). Quantized files (int8, int8 I/O, dynamic) make Arm NN
+*abort the process* (a C assertion, no exception), so they are refused here, from the file's
+tensor types, before Arm NN sees them. The network is built for the file's stored batch (1); a
+batch of N runs N times.
 Trixie's pyarmnn (Arm NN 23.08, tried on arm64) reads the SHAPE and fails on int8 with an
 exception instead; the float32-only rule holds there too.
 """
@@ -75,8 +77,8 @@ class ArmNNInterpreter:
             if "SHAPE" in str(e):
                 raise ArmNNRefused(
                     f"{path}: pyarmnn (Arm NN 22) cannot read Keras' Flatten with a variable batch (operator "
-                    f"SHAPE). Fix: python scripts/fold_flatten.py {path.name} folded.tflite, and use that file; "
-                    "or the 64-bit Raspberry Pi OS image"
+                    "SHAPE), as converted by an older mnist-convert. Fix: run mnist-convert again (it now writes "
+                    "Flatten as one RESHAPE) and use its mnist_float32.tflite; or the 64-bit Raspberry Pi OS image"
                 ) from None
             raise
         (input_name,), (output_name,) = parser.GetSubgraphInputTensorNames(0), parser.GetSubgraphOutputTensorNames(0)

@@ -652,6 +652,7 @@ def ignore_further_stops() -> None:
 
 def add_interpreter_arguments(parser: Any) -> None:
     """The interpreter flags serve.py and camera.py share."""
+    from .runtime_choice import add_runtime_argument
     from .threads import AUTO, threads_argument
 
     parser.add_argument(
@@ -661,9 +662,7 @@ def add_interpreter_arguments(parser: Any) -> None:
         metavar="N",
         help="interpreter threads, or 'auto': the count measured fastest for this model here (default: auto)",
     )
-    parser.add_argument(
-        "--runtime", choices=("ai_edge_litert", "tflite_runtime", "tensorflow"), help="interpreter to use"
-    )
+    add_runtime_argument(parser)
 
 
 def add_server_arguments(parser: Any) -> None:

@@ -19,6 +19,7 @@ import argparse
 import hashlib
 import json
 import os
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -75,6 +76,12 @@ def fewest_fast_threads(median_by_threads: dict[int, float]) -> int:
 
 
 def _runtime_version(runtime: str) -> str:
+    """``"ai_edge_litert 2.3.0"``: the loaded package's own ``__version__`` where it has one, which
+    costs nothing; importlib.metadata (the fallback) takes 15-40 ms to import, a tenth of a cold start.
+    """
+    package = sys.modules.get(runtime)
+    if isinstance(getattr(package, "__version__", None), str):
+        return f"{runtime} {package.__version__}"
     from importlib.metadata import PackageNotFoundError, version
 
     try:

@@ -14,6 +14,17 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_MNIST = ROOT.parent / "shared" / "mnist"
+EDGE_TESTS = ROOT / "tests" / "edge"
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """tests/edge runs once, where the edge runner lives: test_edge_without_tensorflow.py runs it in
+    the TensorFlow-free .venv-edge. Named on the command line (pytest tests/edge), it runs here too.
+    """
+    if collection_path != EDGE_TESTS:
+        return None
+    named = [Path(arg.split("::")[0]).resolve() for arg in config.args]
+    return not any(path == EDGE_TESTS or EDGE_TESTS in path.parents for path in named)
 
 
 @pytest.fixture(scope="session")

@@ -16,12 +16,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from convert import calibration, cli, compat
+from convert import calibration, cli, compat, metadata
 from convert.converter import ALL_VARIANTS, VARIANTS, ConvertError, convert_all, variant_names
+from convert.fold_flatten import fold_flatten
 from convert.quantization_debug import layer_name
 from convert.tflite_file import read_tflite
 from edge.runtime import Classifier
 
+FLATTEN_OPERATORS = {"SHAPE", "STRIDED_SLICE", "PACK"}  # Keras' Flatten with a variable batch; Arm NN 22 has no SHAPE
 INT8_IO = {"int8": np.int8, "int8_float_io": np.float32, "int8_uint8_io": np.uint8}
 # How far (points of test accuracy) each variant may land from the Keras model it came from.
 # float32 only differs by summation order; float16 rounds weights; int8 rounds everything.
@@ -156,6 +158,60 @@ def test_operator_versions_explain_the_old_runtime_refusal(manifest):
     assert fc["dynamic"] > fc["int8"] >= fc["float32"]
     version = tuple(int(x) for x in entries["dynamic"]["min_runtime_version"].split("."))
     assert version > (2, 14, 0) >= tuple(int(x) for x in entries["int8"]["min_runtime_version"].split("."))
+
+
+def _operators(flatbuffer: bytes) -> list[str]:
+    """Every operator's name, in execution order, as LiteRT's own flatbuffer tools read the file."""
+    from ai_edge_litert.tools import flatbuffer_utils
+
+    model = flatbuffer_utils.read_model_from_bytearray(bytearray(flatbuffer))
+    return [flatbuffer_utils.opcode_to_name(model, op.opcodeIndex) for g in model.subgraphs for op in g.operators]
+
+
+def test_every_file_written_has_flatten_as_one_constant_reshape(tflite_models, manifest):
+    """32-bit Pi OS's Arm NN refuses SHAPE: no file mnist-convert writes has it, nor lists it in the manifest."""
+    for variant, path in tflite_models.items():
+        operators = _operators(path.read_bytes())
+        assert operators.count("RESHAPE") == 1 and not FLATTEN_OPERATORS & set(operators), f"{variant}: {operators}"
+        assert fold_flatten(path.read_bytes()) == (path.read_bytes(), 0)  # nothing left to fold: the file as it is
+    for entry in manifest["models"]:
+        assert not FLATTEN_OPERATORS & {op["name"] for op in entry["operators"]}, entry["variant"]
+
+
+def test_folded_files_answer_as_the_converter_output_before_folding(small_model, mnist_dir, mnist_test, tmp_path):
+    """The files written against the TFLite converter's own output: the same probabilities, bit for bit, on
+    the 10,000 test images (batched and one at a time), the same accuracy, and no more bytes."""
+    from convert.variants import convert_variant
+    from edge.mnist_data import load_split
+
+    train = load_split(mnist_dir, "train")
+    calibration_images = train.images[calibration.balanced_indices(train.labels, 200, seed=5)]
+    variants = ["float32", "int8"]
+    conversion = convert_all(
+        small_model / "saved_model",
+        tmp_path / "out",
+        variants=variants,
+        data_dir=mnist_dir,
+        calibration_images=calibration_images,
+        progress=False,
+    )
+    entries = {m["variant"]: m for m in conversion.models}
+    for variant in variants:
+        before = convert_variant(small_model / "saved_model", variant, calibration_images)
+        written = (tmp_path / "out" / f"mnist_{variant}.tflite").read_bytes()
+        assert set(_operators(before)) >= FLATTEN_OPERATORS  # there was a Flatten to fold
+        kept = [op for op in _operators(before) if op not in FLATTEN_OPERATORS]
+        assert _operators(written) == kept
+        folded, count = fold_flatten(before)
+        assert count == 1 and len(folded) < len(before)
+        assert len(metadata.without_metadata(written)) <= len(metadata.without_metadata(before))
+        unfolded = tmp_path / f"unfolded_{variant}.tflite"
+        unfolded.write_bytes(before)
+        expected = Classifier(unfolded, threads=1).predict(mnist_test.images)
+        answers = Classifier(tmp_path / "out" / f"mnist_{variant}.tflite", threads=1)
+        np.testing.assert_array_equal(answers.predict(mnist_test.images), expected)
+        np.testing.assert_array_equal(answers.predict(mnist_test.images[:8], batch_size=1), expected[:8])
+        assert entries[variant]["accuracy"] == float((expected.argmax(axis=1) == mnist_test.labels).mean())
 
 
 def test_runtime_check_in_another_python_matches_this_one(tflite_models, manifest):

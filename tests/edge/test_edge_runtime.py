@@ -255,32 +255,3 @@ def test_arm_nn_refuses_what_it_would_abort_on_before_loading_it(tflite_models, 
         ArmNNInterpreter(str(tflite_models[variant]))
     message = explain_load_error(tflite_models[variant], "pyarmnn", error.value, "")
     assert f"float32 files only, this one has {kind} tensors" in message and "64-bit Raspberry Pi OS" in message
-
-
-def _operators(path: Path) -> list[str]:
-    from ai_edge_litert.tools import flatbuffer_utils
-
-    model = flatbuffer_utils.read_model(str(path))
-    return [flatbuffer_utils.opcode_to_name(model, op.opcodeIndex) for op in model.subgraphs[0].operators]
-
-
-@pytest.mark.parametrize("variant", ["float32", "int8"])
-def test_fold_flatten_gives_arm_nn_a_file_with_the_same_answers(tmp_path, tflite_models, test_digits, variant):
-    """scripts/fold_flatten.py: Flatten's SHAPE/STRIDED_SLICE/PACK become a constant, nothing else changes."""
-    from edge.model_metadata import read_embedded
-
-    folded = tmp_path / f"{variant}_folded.tflite"
-    script = ROOT / "scripts" / "fold_flatten.py"
-    result = subprocess.run([sys.executable, script, tflite_models[variant], folded], capture_output=True, text=True)
-    assert result.returncode == 0 and "1 Flatten folded" in result.stdout, result.stderr
-    before, after = _operators(tflite_models[variant]), _operators(folded)
-    assert {"SHAPE", "STRIDED_SLICE", "PACK"} <= set(before) and not {"SHAPE", "STRIDED_SLICE", "PACK"} & set(after)
-    assert [op for op in before if op not in ("SHAPE", "STRIDED_SLICE", "PACK")] == after
-    images = test_digits[0][:300]
-    original = Classifier(tflite_models[variant], threads=1).predict(images, batch_size=128)
-    np.testing.assert_array_equal(Classifier(folded, threads=1).predict(images, batch_size=128), original)
-    np.testing.assert_array_equal(Classifier(folded, threads=1).predict(images[:5], batch_size=1), original[:5])
-    assert read_embedded(folded) == read_embedded(tflite_models[variant])  # class names and provenance kept
-    again = subprocess.run([sys.executable, script, folded, tmp_path / "twice.tflite"], capture_output=True, text=True)
-    assert again.returncode == 2 and again.stderr.startswith("error: ") and "already folded" in again.stderr
-    assert not (tmp_path / "twice.tflite").exists()
