@@ -93,15 +93,16 @@ def digit_ink(pixels: np.ndarray, min_contrast: float) -> np.ndarray:
     # closer it follows a shadow's edge. Start narrow (a pen); if the strokes seen through the
     # widest window are wider than that (a marker, a tight crop), look again with a wider one.
     window, widest = max(_window(small.shape, 0.035), MIN_WINDOW), _window(small.shape, 0.25)
-    found = _find(small, window, min_contrast, desk)
+    raw = _raw_darkness(small)  # for telling shadows from ink, once for every search and choice
+    found = _find(small, raw, window, min_contrast, desk)
     x, y, w, h = found.box
     seen = stroke_width(found.digit[y : y + h, x : x + w])  # near the window's width: only half filled in
     width = max(_hollow_width(small, found, widest), seen if seen > 0.8 * window else 0.0)
     if width > 0.3 * window:
         # Nothing found that way: the strokes were a pen's after all, beside a shadow the wider window merged in.
         with contextlib.suppress(NoInkError):
-            found = _find(small, min(2 * round(2.0 * width) + 1, widest), min_contrast, desk)
-    found = _without_shadow(small, found)
+            found = _find(small, raw, min(2 * round(2.0 * width) + 1, widest), min_contrast, desk)
+    found = _without_shadow(raw, found)
     ink = found.darkness * found.digit
     x, y, w, h = found.box
     ink = ink[y : y + h, x : x + w]
@@ -120,15 +121,17 @@ class _Found:
     floor: float  # the darkness below which nothing counts as ink
 
 
-def _find(gray: np.ndarray, window: int, min_contrast: float, desk: np.ndarray | None = None) -> _Found:
+def _find(
+    gray: np.ndarray, raw: np.ndarray, window: int, min_contrast: float, desk: np.ndarray | None = None
+) -> _Found:
     """One search for the digit, with the paper estimated in a window x window neighbourhood.
 
-    ``desk``: where the photo is not the sheet's colour (a wooden desk beside it), if known.
+    ``raw``: :func:`_raw_darkness` of ``gray``. ``desk``: where the photo is not the sheet's colour
+    (a wooden desk beside it), if known.
     """
     import cv2
 
     flat = _flat_field(gray, window)
-    raw = _raw_darkness(gray)  # for telling shadows from ink, once for every choice below
     darkness = _without_lines(flat, _paper_sigma(flat))
     noise = _robust_sigma(darkness)
     mask, floor = _ink_mask(darkness, noise, min_contrast / 255.0)
@@ -339,10 +342,10 @@ def _raw_darkness(gray: np.ndarray) -> np.ndarray:
     return np.clip(1.0 - gray / paper, 0.0, 1.0)
 
 
-def _without_shadow(gray: np.ndarray, found: _Found) -> _Found:
+def _without_shadow(raw: np.ndarray, found: _Found) -> _Found:
     """The strokes without the pieces of a shadow that touch them (a finger's shadow under the
-    digit): in the photo as it is, those are much fainter than the ink, and part of a shadow."""
-    raw = _raw_darkness(gray)
+    digit): in the photo as it is (``raw``: :func:`_raw_darkness`), those are much fainter than the
+    ink, and part of a shadow."""
     faint = found.digit & (raw < 0.6 * float(np.percentile(raw[found.digit], 90)))
     if faint.sum() < 0.2 * found.digit.sum() or not _is_a_shadow(raw, faint, 50):
         return found
