@@ -243,7 +243,7 @@ def misread_sheet(set_dir: Path, results: list[dict], out: Path, limit: int = MI
 
 def startup_photos(results: list[dict]) -> tuple[str, str]:
     """The photos to time a cold start on: the one whose reading took the median time (a typical
-    photo) and the slowest (lined paper under a shadow: the line search's worst case)."""
+    photo) and the slowest (in the seed-0 set a paint canvas with wide brush strokes)."""
     timed = sorted((r for r in results if r["label"] >= 0), key=lambda r: r["ms"]) or sorted(
         results, key=lambda r: r["ms"]
     )
