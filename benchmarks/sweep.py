@@ -12,7 +12,7 @@ no other candidate within them beats on accuracy, size and latency at once.
 Writes sweep.json (every figure; written after each candidate), sweep.md (the table) and
 sweep.png (accuracy against size and latency, the front marked, the presets' shapes named) to
 --out, with each candidate's training output in its own folder, converted to int8 already:
-``mnist-convert --model sweep/tiny_8-12-12-16-16/saved_model --quantize all --micro`` makes the rest.
+``mnist-convert --model sweep/tiny_8-12-16-16-16/saved_model --quantize all --micro`` makes the rest.
 Ctrl-C keeps the finished candidates; ``--resume`` continues.
 
 Here and not in train/: it converts and measures, and the layers import downwards only.
@@ -37,7 +37,7 @@ from train.presets import FAMILIES
 from train.tables import format_table
 
 SWEEP_JSON, SWEEP_MD, SWEEP_PNG = "sweep.json", "sweep.md", "sweep.png"
-PRESET_SHAPES = {"tiny": (8, 12, 12, 16, 16, 16), "cnn": (16, 48, 64)}  # the presets' own widths (train/models.py)
+PRESET_SHAPES = {"tiny": (8, 12, 16, 16, 16, 16), "cnn": (16, 48, 64)}  # the presets' own widths (train/models.py)
 DEFAULT_WIDTHS = (0.5, 0.75, 1.0, 1.5)
 DEFAULT_DEPTHS = (2, 3, 4)  # tiny's layers after pooling (the preset has 4); cnn's shape keeps its 3 convolutions
 DEFAULT_EPOCHS = 5  # a short recipe, for ranking; retrain the pick longer with mnist-train --model <shape>

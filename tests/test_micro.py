@@ -153,6 +153,25 @@ def test_operators_for_the_op_resolver(int8_report, tflite_models):
     assert "Input:  int8 1x28x28x1" in notes and "q = round(x / " in notes
 
 
+def test_tiny_preset_fits_its_budget(mnist_dir, mnist_test, tmp_path):
+    """The tiny preset's int8 file within 20 KiB of flash and 16 KiB of arena, with four operators.
+
+    Size and arena follow from the shape, not the weights, so an untrained tiny shows them in seconds
+    (README's microcontroller table has the trained one's accuracy).
+    """
+    from convert.converter import convert_all
+    from train.models import build_model
+
+    model = tmp_path / "tiny.keras"
+    build_model("tiny").save(model)
+    conversion = convert_all(
+        model, tmp_path, variants=["int8"], evaluate_models=False, progress=False, data_dir=mnist_dir
+    )  # fmt: skip
+    report = micro.micro_report(tmp_path / conversion.models[0]["file"], mnist_test.images, mnist_test.labels, 20)
+    assert report["flash_bytes"] <= 20 * 1024 and report["arena_bytes"] <= 16 * 1024
+    assert report["operators"] == ["CONV_2D", "MAX_POOL_2D", "MEAN", "SOFTMAX"]
+
+
 @pytest.mark.parametrize(("variant", "operator"), [("float16", "DEQUANTIZE"), ("dynamic", "CONV_2D")])
 def test_models_tflm_cannot_run_are_refused(tflite_models, mnist_test, variant, operator):
     """float16 and dynamic-range files: one line naming the operator and the fix, and TFLM indeed fails on them."""

@@ -28,8 +28,9 @@ RECIPES: dict[str, Recipe] = {
     "cnn": Recipe(epochs=6, lr=2e-3, augment="photo"),
     # The most accurate single model: the same augmentation, a wider network, more than three times the epochs.
     "best": Recipe(epochs=20, lr=2e-3, augment="photo"),
-    # Small networks learn slowly: three times the epochs, a higher peak, the lighter augmentation.
-    "tiny": Recipe(epochs=15, lr=3e-3, augment="shapes"),
+    # Small networks learn slowly: four times the epochs and a higher peak, on the images as they are
+    # (99.5 % in TFLite Micro, README's microcontroller table).
+    "tiny": Recipe(epochs=25, lr=3e-3),
 }
 MODELS = tuple(RECIPES)  # the architectures of train/models.py, by name
 DEFAULT_MODEL = "cnn"
