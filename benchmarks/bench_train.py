@@ -126,6 +126,12 @@ def measure(model: str, args: argparse.Namespace) -> dict[str, Any]:
     return row
 
 
+def _at_least(accuracy: float, wanted: float) -> bool:
+    """Whether an accuracy reaches a target: Keras reports 9,960 right of 10,000 as the float32
+    0.99599999, which a plain ``>=`` would call short of 99.6 %; a millionth is far below one image."""
+    return accuracy >= wanted - 1e-6
+
+
 def checks(model: str, row: dict[str, Any]) -> list[dict[str, Any]]:
     """Each target of ``model``: what it asks, what was measured, met or not."""
     target = TARGETS[model]
@@ -136,7 +142,7 @@ def checks(model: str, row: dict[str, Any]) -> list[dict[str, Any]]:
 
     if "accuracy" in target:
         check("test accuracy", f">= {100 * target['accuracy']:.1f} %", f"{100 * row['test_accuracy']:.2f} %",
-              row["test_accuracy"] >= target["accuracy"])  # fmt: skip
+              _at_least(row["test_accuracy"], target["accuracy"]))  # fmt: skip
     if "train_s" in target:
         check(
             "training time", f"<= {target['train_s']} s", f"{row['train_s']:.0f} s", row["train_s"] <= target["train_s"]
@@ -150,7 +156,7 @@ def checks(model: str, row: dict[str, Any]) -> list[dict[str, Any]]:
               drop <= target["int8_drop_points"])  # fmt: skip
     if "micro_accuracy" in target:
         check("TFLM accuracy", f">= {100 * target['micro_accuracy']:.1f} %", f"{100 * row['micro_accuracy']:.2f} %",
-              row["micro_accuracy"] >= target["micro_accuracy"])  # fmt: skip
+              _at_least(row["micro_accuracy"], target["micro_accuracy"]))  # fmt: skip
         check("flash", f"<= {target['flash_bytes'] / KIB:.0f} KiB", f"{row['flash_bytes'] / KIB:.1f} KiB",
               row["flash_bytes"] <= target["flash_bytes"])  # fmt: skip
         check("arena", f"<= {target['arena_bytes'] / KIB:.0f} KiB", f"{row['arena_bytes'] / KIB:.1f} KiB",

@@ -26,8 +26,9 @@ RECIPES: dict[str, Recipe] = {
     "lenet": Recipe(epochs=5, lr=1e-3),
     # The default: the photo augmentation costs no MNIST accuracy (it adds some) and reads photos better.
     "cnn": Recipe(epochs=6, lr=2e-3, augment="photo"),
-    # The most accurate single model: the same augmentation, a wider network, more than three times the epochs.
-    "best": Recipe(epochs=20, lr=2e-3, augment="photo"),
+    # The most accurate single model: the same augmentation, a wider network, five times the epochs
+    # (30: 99.73 %, where 20 gave 99.62 % on the same machine; README's presets table).
+    "best": Recipe(epochs=30, lr=2e-3, augment="photo"),
     # Small networks learn slowly: four times the epochs and a higher peak, on the images as they are
     # (99.5 % in TFLite Micro, README's microcontroller table).
     "tiny": Recipe(epochs=25, lr=3e-3),
