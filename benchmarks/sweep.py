@@ -482,6 +482,7 @@ def plot(record: dict[str, Any], path: Path) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter
 
     rows, front, budget = record["rows"], record["front"], record["budget"]
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.5), sharey=True, constrained_layout=True)
@@ -489,17 +490,22 @@ def plot(record: dict[str, Any], path: Path) -> None:
         (axes[0], "flash_bytes", 1024, "int8 file (KiB, log scale)", budget["flash_bytes"]),
         (axes[1], "latency_us", 1, "LiteRT latency, one image, 1 thread (µs, log scale)", budget["latency_us"]),
     ):
-        for r in rows:
+        for i, r in enumerate(sorted(rows, key=lambda r: r["val_accuracy"])):
             colour = "tab:green" if r["model"] in front else ("tab:gray" if r["within_budget"] else "tab:red")
             ax.plot(r[key] / scale, 100 * r["val_accuracy"], "*" if r["preset"] else "o", color=colour,
                     markersize=12 if r["preset"] else 6)  # fmt: skip
             name = r["model"] + (f" ({r['preset']} preset)" if r["preset"] else "")
-            ax.annotate(name, (r[key] / scale, 100 * r["val_accuracy"]), xytext=(5, 3), textcoords="offset points",
-                        fontsize=7)  # fmt: skip
+            # Neighbours in accuracy alternate above and below their points, so close names do not overprint.
+            ax.annotate(name, (r[key] / scale, 100 * r["val_accuracy"]), xytext=(5, 3 if i % 2 else -9),
+                        textcoords="offset points", fontsize=7)  # fmt: skip
         if limit is not None:
             low = min(min(r[key] for r in rows), limit) / scale / 1.5
             ax.axvspan(low, limit / scale, color="tab:green", alpha=0.08, label="budget")
         ax.set_xscale("log")
+        plain = FuncFormatter(lambda value, _: f"{value:g}")  # 20, not 2 x 10^1
+        ax.xaxis.set_major_formatter(plain)
+        ax.xaxis.set_minor_formatter(plain)
+        ax.tick_params(axis="x", which="both", labelsize=8)
         ax.set_xlabel(label)
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("int8 accuracy on the validation split (%)")
