@@ -132,7 +132,7 @@ def _find(
     import cv2
 
     flat = _flat_field(gray, window)
-    darkness = _without_lines(flat, _paper_level(flat)[1])
+    darkness = _without_lines(flat, _paper_sigma(flat))
     noise = _robust_sigma(darkness)
     mask, floor = _ink_mask(darkness, noise, min_contrast / 255.0)
     _, labels, stats, _ = cv2.connectedComponentsWithStats(_grouped(mask), connectivity=8)
@@ -488,13 +488,7 @@ def _without_lines(darkness: np.ndarray, noise: float) -> np.ndarray:
     # A faint line is broken up by the paper's noise; averaged along itself (lines near the
     # frame's axes: ruled and squared paper), it is whole again and the noise a third.
     along = np.maximum(cv2.blur(darkness, (9, 1)), cv2.blur(darkness, (1, 9)))
-    # Measured from the paper's own level: the flat-field leaves plain paper a little dark (about
-    # 0.02-0.03), and a threshold above zero alone let half a noisy photo's pixels into the Hough
-    # transform (0.25 s of a 0.42 s search that found no line; about 30 ms from the paper's level).
-    # Two sigmas above it, not three, keep squared paper's faintest lines: on photo_set's seeds 0,
-    # 5 and 23 (2,730 photos) one digit fewer read right, 5 of 300 blank pages more said blank.
-    level, sigma = _paper_level(along)
-    candidates = (candidates | (along > max(level + 2.0 * sigma, 0.03))).astype(np.uint8)
+    candidates = (candidates | (along > max(3.0 * _paper_sigma(along), 0.03))).astype(np.uint8)
     shortest = LONG_LINE * min(height, width)
     segments = cv2.HoughLinesP(
         candidates,
@@ -703,12 +697,11 @@ def _choose(blobs: list[Blob], shape: tuple[int, int]) -> list[Blob]:
     return chosen
 
 
-def _paper_level(darkness: np.ndarray) -> tuple[float, float]:
-    """The paper's darkness and noise where lines cover much of it (a quarter of squared paper's
-    pixels): from the lighter half alone, the median and the median less its 16th percentile (one
-    sigma of a normal spread)."""
+def _paper_sigma(darkness: np.ndarray) -> float:
+    """The paper's noise where lines cover much of it (a quarter of squared paper's pixels): from
+    the lighter half alone, the median less its 16th percentile (one sigma of a normal spread)."""
     p16, p50 = np.percentile(_sample(darkness), [15.87, 50.0])
-    return float(p50), float(p50 - p16)
+    return float(p50 - p16)
 
 
 def _robust_sigma(values: np.ndarray) -> float:
