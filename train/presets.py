@@ -30,7 +30,7 @@ RECIPES: dict[str, Recipe] = {
     # (30: 99.73 %, where 20 gave 99.62 % and 25 gave 99.66 % on the same machine; README's presets table).
     "best": Recipe(epochs=30, lr=2e-3, augment="photo"),
     # Small networks learn slowly: four times the epochs and a higher peak, on the images as they are
-    # (99.5 % in TFLite Micro, README's microcontroller table).
+    # (99.45 % in TFLite Micro, README's microcontroller table).
     "tiny": Recipe(epochs=25, lr=3e-3),
 }
 MODELS = tuple(RECIPES)  # the architectures of train/models.py, by name
