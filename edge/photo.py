@@ -74,6 +74,7 @@ class Blob:
     touches_border: bool
     solid: bool  # a filled patch (a shadow's corner), not strokes of a roughly even width
     label: int
+    contact: int = 0  # how many of the frame's edge pixels it covers
 
 
 def digit_ink(pixels: np.ndarray, min_contrast: float) -> np.ndarray:
@@ -653,6 +654,8 @@ def _blobs(darkness: np.ndarray, mask: np.ndarray, labels: np.ndarray, stats: np
     outline = np.bincount(labels[mask & ~eroded], minlength=count)
     depth = np.zeros(count)
     np.maximum.at(depth, inside, cv2.distanceTransform(mask.astype(np.uint8), cv2.DIST_L2, 3)[mask])
+    edge = np.concatenate([labels[0], labels[-1], labels[1:-1, 0], labels[1:-1, -1]])
+    contact = np.bincount(edge, minlength=count)
     blobs = []
     for i in range(1, count):
         if mass[i] <= 0:
@@ -660,7 +663,8 @@ def _blobs(darkness: np.ndarray, mask: np.ndarray, labels: np.ndarray, stats: np
         x, y, w, h = (int(v) for v in stats[i, : cv2.CC_STAT_AREA])
         border = x == 0 or y == 0 or x + w == width or y + h == height
         mean_width = 2.0 * area[i] / max(outline[i], 1)
-        blobs.append(Blob((x, y, w, h), float(mass[i]), border, bool(depth[i] > 0.85 * mean_width), i))
+        solid = bool(depth[i] > 0.85 * mean_width)
+        blobs.append(Blob((x, y, w, h), float(mass[i]), border, solid, i, int(contact[i])))
     return blobs
 
 
@@ -673,6 +677,12 @@ def _choose(blobs: list[Blob], shape: tuple[int, int]) -> list[Blob]:
     heaviest = max(b.mass for b in blobs)
     # A tightly cropped digit touches the frame; clutter at the edge does not outweigh ink inside.
     pool = inside if inside and max(b.mass for b in inside) >= 0.1 * heaviest else blobs
+    # ... but a tightly cropped digit is in the middle of its crop: what runs along the frame's
+    # edge off to one side (a wedge of desk past the sheet's edge, a shadow's corner) is no digit.
+    # A stroke that only grazes the edge (a marker near it) may still be one.
+    pool = [b for b in pool if b.contact < 0.2 * max(b.box[2:]) or _centred(b, shape)]
+    if not pool:
+        raise NoInkError("no digit found: only marks at the edge of the picture (the desk, the sheet's edge, a shadow)")
 
     def score(blob: Blob) -> float:
         x, y, w, h = blob.box
@@ -695,6 +705,12 @@ def _choose(blobs: list[Blob], shape: tuple[int, int]) -> list[Blob]:
     if len(chosen) == 1 and best.mass < 1e-3:
         raise NoInkError("no digit found: only specks")
     return chosen
+
+
+def _centred(blob: Blob, shape: tuple[int, int]) -> bool:
+    """Is the blob's box centred in the frame: its middle within the frame's middle half both ways?"""
+    x, y, w, h = blob.box
+    return abs(x + w / 2 - shape[1] / 2) <= 0.25 * shape[1] and abs(y + h / 2 - shape[0] / 2) <= 0.25 * shape[0]
 
 
 def _paper_sigma(darkness: np.ndarray) -> float:
