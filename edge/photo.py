@@ -71,10 +71,13 @@ class Blob:
 
     box: tuple[int, int, int, int]
     mass: float
-    touches_border: bool
     solid: bool  # a filled patch (a shadow's corner), not strokes of a roughly even width
     label: int
-    contact: int = 0  # how many of the frame's edge pixels it covers
+    contact: int  # how many of the frame's edge pixels it covers
+
+    @property
+    def touches_border(self) -> bool:
+        return self.contact > 0
 
 
 def digit_ink(pixels: np.ndarray, min_contrast: float) -> np.ndarray:
@@ -645,7 +648,6 @@ def _blobs(darkness: np.ndarray, mask: np.ndarray, labels: np.ndarray, stats: np
     most; a filled patch is as far from its edge, at its middle, as its mean width."""
     import cv2
 
-    height, width = mask.shape
     count = len(stats)
     inside = labels[mask]
     mass = np.bincount(inside, weights=darkness[mask], minlength=count)
@@ -661,10 +663,8 @@ def _blobs(darkness: np.ndarray, mask: np.ndarray, labels: np.ndarray, stats: np
         if mass[i] <= 0:
             continue
         x, y, w, h = (int(v) for v in stats[i, : cv2.CC_STAT_AREA])
-        border = x == 0 or y == 0 or x + w == width or y + h == height
         mean_width = 2.0 * area[i] / max(outline[i], 1)
-        solid = bool(depth[i] > 0.85 * mean_width)
-        blobs.append(Blob((x, y, w, h), float(mass[i]), border, solid, i, int(contact[i])))
+        blobs.append(Blob((x, y, w, h), float(mass[i]), bool(depth[i] > 0.85 * mean_width), i, int(contact[i])))
     return blobs
 
 

@@ -93,6 +93,16 @@ def test_photos_with_nothing_written_say_no_digit(like, digits):
             prepare_image(Image.open(io.BytesIO(data)))
 
 
+def _blank_of_set(seed: int, per_condition: int, number: int, mnist_test) -> Image.Image:
+    """Blank photo ``number`` of the benchmark's set (python -m benchmarks.photo_set --seed S
+    --per-condition N), rendered as the set renders it, byte for byte."""
+    candidates = photo_set.candidate_digits(len(mnist_test.images), per_condition, seed, photo_set.NO_DIGIT)[number]
+    index = next((i for i in candidates if photo_set.usable(mnist_test.images[i])), candidates[-1])
+    rng = photo_set._photo_rng(seed, photo_set.NO_DIGIT, number)
+    data, _ = photo_set.render(photo_set.NO_DIGIT, mnist_test.images[index], rng)
+    return Image.open(io.BytesIO(data))
+
+
 @pytest.mark.parametrize(
     "seed, per_condition, number",
     [(5, 60, 24), (5, 60, 45), (0, 100, 8), (0, 100, 21), (0, 100, 37), (0, 100, 93), (23, 50, 35)],
@@ -104,12 +114,8 @@ def test_blank_photos_once_read_as_a_1_say_no_digit(seed, per_condition, number,
     shadow (no room beyond its ends to see it go on), and the short thick leftovers of grid lines
     at their crossings (4-5 times longer than wide, below the 6:1 that once called for the look
     beyond the ends). Rendered as the set renders them, byte for byte."""
-    candidates = photo_set.candidate_digits(len(mnist_test.images), per_condition, seed, photo_set.NO_DIGIT)[number]
-    index = next((i for i in candidates if photo_set.usable(mnist_test.images[i])), candidates[-1])
-    rng = photo_set._photo_rng(seed, photo_set.NO_DIGIT, number)
-    data, _ = photo_set.render(photo_set.NO_DIGIT, mnist_test.images[index], rng)
     with pytest.raises(NoDigitError, match="no digit"):
-        prepare_image(Image.open(io.BytesIO(data)))
+        prepare_image(_blank_of_set(seed, per_condition, number, mnist_test))
 
 
 @pytest.mark.parametrize(
@@ -121,12 +127,8 @@ def test_marks_at_the_edge_of_a_blank_photo_say_no_digit(seed, per_condition, nu
     """Blank photos of the benchmark's sets that an earlier version read as a 1, 2 or 7: a wedge of
     desk past the sheet's edge, a sliver of the sheet's edge, a shadow's corner, all touching the
     frame off to one side (a tightly cropped digit touches the frame too, but in its middle)."""
-    candidates = photo_set.candidate_digits(len(mnist_test.images), per_condition, seed, photo_set.NO_DIGIT)[number]
-    index = next((i for i in candidates if photo_set.usable(mnist_test.images[i])), candidates[-1])
-    rng = photo_set._photo_rng(seed, photo_set.NO_DIGIT, number)
-    data, _ = photo_set.render(photo_set.NO_DIGIT, mnist_test.images[index], rng)
     with pytest.raises(NoDigitError, match="no digit"):
-        prepare_image(Image.open(io.BytesIO(data)))
+        prepare_image(_blank_of_set(seed, per_condition, number, mnist_test))
 
 
 def test_a_digit_cropped_tight_to_the_frame_is_read(int8_classifier, sample):
