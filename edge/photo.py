@@ -74,6 +74,7 @@ class Blob:
     solid: bool  # a filled patch (a shadow's corner), not strokes of a roughly even width
     label: int
     contact: int  # how many of the frame's edge pixels it covers
+    grid: tuple[int, int] = (0, 0)  # grid lines each way, if it is a piece of a grid (_grid_lines)
 
     @property
     def touches_border(self) -> bool:
@@ -664,8 +665,58 @@ def _blobs(darkness: np.ndarray, mask: np.ndarray, labels: np.ndarray, stats: np
             continue
         x, y, w, h = (int(v) for v in stats[i, : cv2.CC_STAT_AREA])
         mean_width = 2.0 * area[i] / max(outline[i], 1)
-        blobs.append(Blob((x, y, w, h), float(mass[i]), bool(depth[i] > 0.85 * mean_width), i, int(contact[i])))
+        grid = _grid_lines(mask[y : y + h, x : x + w] & (labels[y : y + h, x : x + w] == i))
+        blobs.append(Blob((x, y, w, h), float(mass[i]), bool(depth[i] > 0.85 * mean_width), i, int(contact[i]), grid))
     return blobs
+
+
+def _grid_lines(ink: np.ndarray) -> tuple[int, int]:
+    """How many straight lines each way (fewer, more) make up the ink (a blob's mask cropped to its
+    box) if it is a piece of a grid: thin lines across it, evenly spaced, crossing, and holding
+    nearly all of it; (0, 0) if it is not. Where a squared sheet's fine grid is fainter than the
+    paper's noise in places, line removal misses pieces of it, and the crossings left behind are
+    such a mesh. A digit is curved, or its straight bars are thick for their spacing."""
+    import cv2
+
+    ys, xs = np.nonzero(ink)
+    if ys.size == 0:
+        return 0, 0
+    ink = ink[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
+    height, width = ink.shape
+    if min(height, width) < 12:
+        return 0, 0  # no room for a cell of a grid: a single stroke
+    lines, covered = [], np.zeros_like(ink)
+    for axis, kernel in ((1, (5, 1)), (0, (1, 5))):  # rows (lying lines), then columns (upright ones)
+        # A line a few degrees off the axis wanders over a few rows: follow it through a 5-pixel band.
+        band = cv2.dilate(ink.astype(np.uint8), np.ones(kernel, np.uint8)).astype(bool)
+        span = width if axis == 1 else height
+        full = band.sum(axis=axis) >= 0.75 * span
+        edges = np.flatnonzero(np.diff(np.concatenate([[0], full.astype(np.int8), [0]])))
+        starts, ends = edges[::2], edges[1::2]
+        widths, gaps = ends - starts - 4, starts[1:] - ends[:-1] + 4  # the band undone
+        if len(starts) == 0 or (len(starts) > 1 and gaps.min() < max(7, 2 * widths.max())):
+            return 0, 0  # no line, or not lines with paper between them: a stroke as wide as the digit
+        lines.append(((starts + ends) / 2.0, widths))
+        covered |= (full[:, None] if axis == 1 else full[None, :]) & band
+    if (covered & ink).sum() < 0.9 * ink.sum():
+        return 0, 0
+    centres, _ = max(lines, key=lambda line: len(line[0]))
+    if len(centres) < 2:
+        return 0, 0
+    spacing = np.diff(centres)
+    even = np.abs(spacing - spacing.mean()).max() <= 0.25 * spacing.mean()
+    thin = max(widths.max() for _, widths in lines) <= 0.4 * spacing.mean()
+    if not (even and thin):
+        return 0, 0
+    few, many = sorted(len(centres) for centres, _ in lines)
+    return few, many
+
+
+def _is_a_mesh(grid: tuple[int, int]) -> bool:
+    """Grid lines (:func:`_grid_lines`) that are no digit: three one way and two the other make a
+    boxy 8, so a mesh has more, or is a comb (a line and the stubs of four or more crossing it)."""
+    few, many = grid
+    return few >= 1 and (many >= 4 or few + many >= 6)
 
 
 def _choose(blobs: list[Blob], shape: tuple[int, int]) -> list[Blob]:
@@ -683,6 +734,9 @@ def _choose(blobs: list[Blob], shape: tuple[int, int]) -> list[Blob]:
     pool = [b for b in pool if b.contact < 0.2 * max(b.box[2:]) or _centred(b, shape)]
     if not pool:
         raise NoInkError("no digit found: only marks at the edge of the picture (the desk, the sheet's edge, a shadow)")
+    pool = [b for b in pool if not _is_a_mesh(b.grid)]
+    if not pool:
+        raise NoInkError("no digit found: only pieces of the paper's grid")
 
     def score(blob: Blob) -> float:
         x, y, w, h = blob.box
@@ -695,7 +749,8 @@ def _choose(blobs: list[Blob], shape: tuple[int, int]) -> list[Blob]:
     reach = 0.3 * max(w, h)
     chosen = [best]
     for blob in pool:
-        if blob is best or blob.solid or blob.mass < 0.02 * best.mass:
+        # Pieces of the digit (a 5's bar, a stroke broken by a lifted pen) are no grid's cells.
+        if blob is best or blob.solid or blob.mass < 0.02 * best.mass or min(blob.grid) >= 2:
             continue
         bx, by, bw, bh = blob.box
         gap_x = max(bx - (x + w), x - (bx + bw), 0)
