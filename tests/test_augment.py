@@ -81,6 +81,34 @@ def grey_share(images: np.ndarray) -> np.ndarray:
     return grey / (images > 0).sum(axis=(1, 2, 3))
 
 
+def stroke_width(images: np.ndarray) -> np.ndarray:
+    """Per image: twice the ink's area over its outline's length (pixels above half), the mean stroke width."""
+    ink = images[..., 0] > 0.5
+    padded = np.pad(ink, ((0, 0), (1, 1), (1, 1)))
+    inner = ink.copy()
+    for dy, dx in ((0, 1), (2, 1), (1, 0), (1, 2)):
+        inner &= padded[:, dy : dy + 28, dx : dx + 28]
+    return 2.0 * ink.sum(axis=(1, 2)) / np.maximum((ink & ~inner).sum(axis=(1, 2)), 1)
+
+
+def test_pen_redraws_the_centre_line_at_one_width(tf, digits):
+    """A pen's stroke has one width where MNIST's swell and thin: redrawn along the centre line,
+    every digit keeps its place and shape (its ink within a pixel of the original's) and the
+    strokes of all digits come out about as wide as each other, wider with the wider pen."""
+    from train.augment import _max3x3, _pen
+
+    x = tf.constant(digits)
+    thin, wide = (_pen(x, tf.fill([N, 1, 1, 1], width)).numpy() for width in (0.5, 1.5))
+    near = _max3x3(tf.constant(digits > 0.5, tf.float32)).numpy() > 0
+    for redrawn in (thin, wide):
+        ink = redrawn > 0.5
+        assert (ink & near).sum() / ink.sum() > 0.9  # drawn where the digit was
+        assert (ink.sum(axis=(1, 2, 3)) > 0).all()  # and no digit lost
+    spread = [np.std(w) / np.mean(w) for w in (stroke_width(digits), stroke_width(thin))]
+    assert spread[1] < 0.7 * spread[0]
+    assert np.median(stroke_width(wide)) > 1.3 * np.median(stroke_width(thin))
+
+
 def test_works_in_the_training_pipeline(tf, digits, augmented):
     """In a tf.data map (graph mode, as train/trainer.py uses it) it gives what it gives eagerly."""
     from train.augment import augmenter
