@@ -51,7 +51,7 @@ def small_model(tmp_path_factory, mnist_dir) -> Path:
     out = tmp_path_factory.mktemp("small_model")
     from train.trainer import TrainConfig, train
 
-    train(TrainConfig(model="cnn", epochs=2, data_dir=str(mnist_dir), out=str(out), limit=8000, seed=1), progress=False)
+    train(TrainConfig(model="cnn", epochs=3, data_dir=str(mnist_dir), out=str(out), limit=8000, seed=1), progress=False)
     return out
 
 
