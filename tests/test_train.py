@@ -50,7 +50,7 @@ def test_small_model_artifacts(small_model: Path):
 
     assert metrics["macs_per_image"] == multiply_accumulates(build_model("cnn")) > 1_000_000
     history = json.loads((small_model / "history.json").read_text())
-    assert len(history["accuracy"]) == len(history["val_accuracy"]) == 2
+    assert len(history["accuracy"]) == len(history["val_accuracy"]) == 3
     assert history["best_epoch"] == metrics["best_epoch"]
     assert metrics["best_val_accuracy"] == pytest.approx(max(history["val_accuracy"]))
     with Image.open(small_model / "curves.png") as im:
