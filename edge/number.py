@@ -10,10 +10,14 @@ out, hysteresis threshold), but every group of strokes is kept, not the one most
    written apart, a stroke broken by a pen lift or a ruled line) join the digit above, below or
    right beside them, and pieces stacked on each other join up. Specks far smaller than the
    digits, and marks that are fainter than the writing, are ignored.
-3. Touching digits: a group wider than a digit is read whole and cut into two (or three) pieces
-   along seams that cross the least ink (bending around strokes that reach into the neighbour's
-   side); whether to cut is a log-odds of the group's width, the model's confidence in the whole
-   and in the pieces, and the ink the cut crosses. A close call is reported, not hidden.
+3. Touching digits and broken ones: the line is divided into digits as a whole. Every stretch of
+   it that may be one digit is a candidate: a group, a run of up to three neighbouring groups (a
+   pencil 0 broken into two arcs, a 5's bar), a piece of a group cut along a seam that crosses
+   little ink (digits that touch), or a group left out (a mark that is no digit). Each is scored
+   by the model's confidence in it and its shape (height and width against the line's digits,
+   the ink its cuts cross, how close its neighbours are); the division into digits with the best
+   total (dynamic programming, weights fitted as a conditional random field) wins, and a second
+   best close behind it is reported.
 4. Each digit goes through the single digit's 28x28 preparation (fit 20x20, centre of mass), so
    the model sees what it was trained on.
 
@@ -38,21 +42,43 @@ if TYPE_CHECKING:
 DIGIT = 0.55  # a group at least this tall is a digit (or several touching ones)
 SPECK = 0.25  # a group smaller than this both ways, outside any digit's columns, is a speck
 REACH = 1.1  # groups further apart than this (horizontal gap) are not on the same line
-WIDE = 0.8  # a digit group wider than this may be touching digits: cuts are tried
-TRIPLE = 1.45  # wider than this: cuts into three are tried too
 FAINT = 0.45  # a group whose ink is below this share of the writing's level is not writing
-# A piece of a cut is a digit of the line: at least PIECE_TALL of its height tall, at most
-# PIECE_WIDE wide; short of that it pays PIECE_COST a unit. A cut pays CUT_COST a stroke it crosses.
-PIECE_TALL, PIECE_WIDE, PIECE_COST, CUT_COST = 0.7, 1.0, 4.0, 0.3
-# Weights of the log-odds that a wide group is touching digits (_split_odds).
-ODDS = {"width": 9.47, "typical": 0.53, "whole": -3.25, "pieces": 1.97, "cut": -2.5, "bias": -8.46}
-# Neighbouring groups at most MERGE_GAP of a digit's height apart, together at most MERGE_WIDE wide,
-# one of them read at less than MERGE_SURE, may be halves of one digit (_merged).
-MERGE_GAP, MERGE_WIDE, MERGE_SURE = 0.1, 0.9, 0.9
-CLOSE = 1.0  # a cut decided by log-odds closer to even than this is a guess, and said
+# Candidate digits of the line: runs of 1-3 groups, whose ends may be seams cut through a group.
+SPLITS = 0.5  # a group at least this wide (per the line's digit height) gets seams tried
+RUN, RUN_WIDE = 3, 1.6  # a digit is made of at most RUN groups, at most RUN_WIDE of a height wide
+HOPELESS = -7.0  # a candidate scoring less than this even were the model sure of it is not read
+SURE = (np.eye(10)[0], np.eye(10)[1])  # the model sure of a digit (a 1 weighs apart)
+# Weights of a candidate digit's score (_features): a conditional random field over the ways to
+# divide a line, fitted on the number sets of seeds 7 and 0 (benchmarks/number_set.py), whose
+# digits' boxes say which candidates are whole digits. Set 23 was kept out to check it.
+WEIGHTS = {
+    "bias": -0.83,
+    "logp": 0.06,
+    "margin": 0.47,
+    "short": -3.08,
+    "tall": -0.04,
+    "wide": 0.52,
+    "wide2": -1.49,
+    "typical": 1.12,
+    "typical2": -1.17,
+    "cut": -1.64,
+    "runs": -2.33,
+    "gap": -1.04,
+    "tight": -1.01,
+    "aspect": -2.78,
+    "one": -0.37,
+    "one_cut": -0.93,
+    "wide_over": -1.38,
+    "typical_over": -0.68,
+    "aspect_over": -0.29,
+    "skip": -2.47,
+    "skip_size": -2.52,
+}
+CLOSE = 1.0  # a second best way to read the line this close (log-probability) is said
 TALL = 1.8  # a group taller than this is no digit of the line (a margin, the sheet's edge)
 SEAM_STEP, SEAM_BEND = 1, 0.1  # a seam moves at most this many columns a row, paying this a column
 SEAMS = 4  # the cheapest seams tried, each way
+NARROW = 0.2  # a seam leaves at least this much of a digit height on either side
 EDGE = 2  # groups this close to the frame's edge (pixels) are taken for clutter at the edge
 STACK = 0.3  # pieces stacked this close (per the taller one's height) are one digit
 SEEDS = 4  # lines grown from this many of the heaviest groups, the most digit-like kept
@@ -151,10 +177,12 @@ def read_number(image: Image.Image, predict: Predict, size: tuple[int, int] | No
         best = int(np.argmax(probs))
         return Number([Digit(best, float(probs[best]), (0, 0, size[0], size[1]), field_image)])
     ink = _ink_field(pixels)
-    line, reasons = _line_groups(ink)
+    line, marks, reasons = _line_groups(ink)
     if not line:
         raise NoDigitError("no digit found: no ink on a line that looks like writing")
-    digits, split_reasons = _read_groups(ink, line, predict)
+    digits, split_reasons = _read_groups(ink, line, marks, predict)
+    if not digits:
+        raise NoDigitError("no digit found: the marks on the line do not read as digits")
     scale_x, scale_y = size[0] / ink.darkness.shape[1], size[1] / ink.darkness.shape[0]
     out = []
     for (x0, y0, x1, y1), image28, probs in digits:
@@ -380,8 +408,10 @@ def _line_score(line: list[_Group], height: float) -> float:
     return sum(g.mass for g in line if DIGIT * height <= g.height <= 1.5 * height and g.width <= 3 * height)
 
 
-def _line_groups(ink: _Ink) -> tuple[list[list[_Group]], list[str]]:
-    """The digits on the line of writing: each a list of groups, left to right; and what was left out.
+def _line_groups(ink: _Ink) -> tuple[list[list[_Group]], list[_Group], list[str]]:
+    """The digits on the line of writing: each a list of groups, left to right; the marks on the
+    line too small to be digits alone (pieces of one, or not digits: the reading decides); and
+    what was left out.
 
     The line is grown from each of the heaviest groups near the middle in turn (clear of the
     frame's border: the desk, the sheet's edge), and the one with the most digit-like ink wins.
@@ -443,11 +473,12 @@ def _line_groups(ink: _Ink) -> tuple[list[list[_Group]], list[str]]:
         else:
             merged.append(piece)
     typical = float(np.median([g.mass for g in majors])) if majors else max(g.mass for g in merged)
+    marks: list[_Group] = []  # pieces too small to be digits alone: the reading decides (_read_groups)
     for g in merged:
         if g.height >= DIGIT * height:
             majors.append(g)
         elif max(g.width, g.height) >= SPECK * height and g.mass >= 0.08 * typical:
-            reasons.append(_mark_reason(g, majors, height))
+            marks.append(g)
     majors.sort(key=lambda g: g.box[0])
     if majors:  # a bar lying on the line's middle, about a digit wide: a dash, not a piece of a line
         top, bottom = np.median([g.box[1] for g in majors]), np.median([g.box[3] for g in majors])
@@ -459,7 +490,7 @@ def _line_groups(ink: _Ink) -> tuple[list[list[_Group]], list[str]]:
                 and top + 0.2 * height < middle < bottom - 0.2 * height
                 and near
             ):
-                reasons.append(_mark_reason(g, majors, height))
+                reasons.append(_mark_reason(g, [d.box for d in majors], height))
     others = [
         g
         for g in groups
@@ -475,7 +506,7 @@ def _line_groups(ink: _Ink) -> tuple[list[list[_Group]], list[str]]:
             f"more writing {'above' if above else 'below or beside'} the line was left out "
             "(--number reads one line of digits)"
         )
-    return [[g] for g in majors], reasons
+    return [[g] for g in majors], marks, reasons
 
 
 def _host(piece: _Group, digits: list[_Group], height: float) -> int | None:
@@ -494,9 +525,9 @@ def _host(piece: _Group, digits: list[_Group], height: float) -> int | None:
     return best
 
 
-def _mark_reason(mark: _Group, digits: list[_Group], height: float) -> str:
+def _mark_reason(mark: _Group, digits: list[tuple[int, int, int, int]], height: float) -> str:
     """Why a mark on the line that is not a digit was left out, in words that say where it was."""
-    before = sum(d.box[2] <= mark.box[0] + mark.width / 2 for d in digits)
+    before = sum(d[2] <= mark.box[0] + mark.width / 2 for d in digits)
     if not digits:
         where = ""
     elif before == 0:
@@ -506,13 +537,13 @@ def _mark_reason(mark: _Group, digits: list[_Group], height: float) -> str:
     else:
         where = f" between digits {before} and {before + 1}"
     flat = mark.width >= 2.0 * mark.height
-    low = digits and mark.box[1] >= np.median([d.box[1] + 0.6 * d.height for d in digits])
+    low = digits and mark.box[1] >= np.median([d[1] + 0.6 * (d[3] - d[1]) for d in digits])
     kind = "a dash (a minus sign?)" if flat else "a dot (a decimal point?)" if low else "a mark"
     return f"{kind}{where} is not a digit and was left out"
 
 
 # --------------------------------------------------------------------------------------------
-# Reading the digits: touching ones cut apart where the model is surest
+# Reading the digits: the line divided where the digits are likeliest whole digits
 # --------------------------------------------------------------------------------------------
 
 
@@ -552,7 +583,7 @@ def _seam_paths(ink: np.ndarray, height: float) -> list[tuple[np.ndarray, float]
     under a 3's curve) and to lean as the writing leans. Each is (column per row, ink pixels crossed),
     the cheapest few that leave at least a fifth of a digit's height on either side."""
     rows, width = ink.shape
-    narrow = max(2, round(0.2 * height))
+    narrow = max(2, round(NARROW * height))
     if width < 2 * narrow + 1:
         return []
     cost = ink.astype(np.float64)
@@ -583,185 +614,248 @@ def _seam_paths(ink: np.ndarray, height: float) -> list[tuple[np.ndarray, float]
     return found
 
 
-def _cuts(crop: np.ndarray, height: float, pieces: int) -> list[tuple[np.ndarray, float]]:
-    """Ways to cut a group of touching digits into ``pieces``: along seams that cross the least ink
-    (:func:`_seam_paths`). Each is a label image of the crop (piece 0, 1, ...) and the ink the cuts
-    go through (pixels, the thickest cut)."""
-    ink = crop > 0
-    width = ink.shape[1]
-    columns = np.arange(width)[None, :]
-    seams = _seam_paths(ink, height)
-    found, seen = [], set()
-    if pieces == 2:
-        options = [([path], through) for path, through in seams]
-    else:
-        options = []
-        for i, (a, ta) in enumerate(seams):
-            for b, tb in seams[i + 1 :]:
-                left, right = (a, b) if np.median(a) < np.median(b) else (b, a)
-                if np.median(right - left) >= 0.25 * height:
-                    options.append(([left, np.maximum(left, right)], max(ta, tb)))
-    for paths, through in options:
-        sides = sum((columns >= p[:, None]).astype(np.int8) for p in paths)
-        key = tuple(int((ink & (sides == k)).sum()) for k in range(pieces))
-        if key in seen or min(key) < 0.05 * ink.sum():
-            continue
-        seen.add(key)
-        found.append((sides, through))
-    return found
+@dataclass
+class _Atom:
+    """A group of the line, with the seams that may cut it."""
+
+    group: _Group
+    box: tuple[int, int, int, int]  # tight box of its ink, work pixels
+    region: np.ndarray  # bool, its ink within box
+    seams: list[tuple[np.ndarray, float]]  # (column per row of box, ink crossed in stroke widths), left to right
+    minor: bool  # too small to be a digit alone: a piece of one, or a mark that is no digit
 
 
 @dataclass
-class _Reading:
-    """One way to read a digit group: whole, or cut into pieces."""
+class _Candidate:
+    """A stretch of the line that may be one digit: from boundary ``start`` to ``end``."""
 
-    pieces: list[tuple[int, tuple[int, int, int, int]]]  # (index of its 28x28 input, work box)
-    width: float  # the group's width per digit height
-    cut: float  # the ink the cuts go through, in stroke widths (0 when whole)
-
-    def fit(self, logp: np.ndarray, height: float) -> float:
-        """How well the pieces read as digits: the model's log-probability of each, less what a
-        piece's shape costs (a digit of the line is nearly as tall as the line's digits, and rarely
-        wider than tall), less a little for each stroke the cuts go through."""
-        total = 0.0
-        for i, (x0, y0, x1, y1) in self.pieces:
-            tall, wide = (y1 - y0) / height, (x1 - x0) / height
-            total += float(logp[i]) - PIECE_COST * (max(0.0, PIECE_TALL - tall) + max(0.0, wide - PIECE_WIDE))
-        return total - CUT_COST * self.cut
+    start: int
+    end: int
+    box: tuple[int, int, int, int]
+    field: np.ndarray | None  # None: the stretch (one group) is left out as no digit
+    features: dict[str, float]
+    ink: np.ndarray  # bool, its ink within box (whose digit's ink it is labels it, to fit WEIGHTS)
 
 
-def _split_odds(whole: float, best: _Reading, logp: np.ndarray, height: float, typical: float) -> float:
-    """Log-odds that a wide group is touching digits rather than one digit, from its width (per the
-    line's digit height, and per the line's typical digit width), how sure the model is of it whole,
-    how well the best cut's pieces read as digits, and how much ink that cut goes through. Weighed
-    by a logistic fit on groups of the number set (benchmarks/number_set.py)."""
-    w = ODDS
-    return (
-        w["width"] * best.width
-        + w["typical"] * best.width * height / typical
-        + w["whole"] * whole
-        + w["pieces"] * best.fit(logp, height)
-        + w["cut"] * best.cut
-        + w["bias"]
-    )
+def _atoms(ink: _Ink, groups: list[_Group], marks: list[_Group], height: float) -> list[_Atom]:
+    """The groups and marks of the line, left to right, with the seams that may cut them."""
+    atoms = []
+    for group in sorted(groups + marks, key=lambda g: (g.box[0] + g.box[2]) / 2):
+        whole = _crop(ink, group.labels, group.box)
+        if whole is None:
+            continue
+        crop, box = whole
+        region = crop > 0
+        seams = []
+        if (box[2] - box[0]) >= SPLITS * height:
+            found, seen = [], set()
+            for path, through in _seam_paths(region, height):
+                left = int((region & (np.arange(region.shape[1])[None, :] < path[:, None])).sum())
+                if left in seen or min(left, region.sum() - left) < 0.05 * region.sum():
+                    continue
+                seen.add(left)
+                found.append((path, through / ink.stroke))
+            seams = sorted(found, key=lambda s: float(np.median(s[0])))
+        atoms.append(_Atom(group, box, region, seams, any(group is m for m in marks)))
+    return atoms
 
 
-def _readings(ink: _Ink, group: _Group, height: float, fields: list[np.ndarray]) -> list[_Reading]:
-    """The group read whole and, if wide, cut in two (or three) along seams; their 28x28 inputs
-    appended to ``fields``. The whole reading comes first."""
-    whole = _crop(ink, group.labels, group.box)
-    if whole is None:
-        return []
-    crop, box = whole
-    fields.append(_to_field(crop))
-    width = (box[2] - box[0]) / height
-    readings = [_Reading([(len(fields) - 1, box)], width, 0.0)]
-    if width <= WIDE:
-        return readings
-    for count in (2, 3) if width > TRIPLE else (2,):
-        for sides, through in _cuts(crop, height, count):
-            pieces = []
-            for k in range(count):
-                piece = _crop(ink, group.labels, box, sides == k)
-                if piece is None:
-                    break
-                fields.append(_to_field(piece[0]))
-                pieces.append((len(fields) - 1, piece[1]))
-            if len(pieces) == count:
-                readings.append(_Reading(pieces, width, through / ink.stroke))
-    return readings
+def _nodes(atoms: list[_Atom]) -> list[tuple[int, int]]:
+    """The boundaries a digit may start or end at, left to right: (atom, -1) before an atom (and
+    (len, -1) after the last), (atom, k) at seam k of the atom."""
+    nodes = []
+    for i, atom in enumerate(atoms):
+        nodes.append((i, -1))
+        nodes += [(i, k) for k in range(len(atom.seams))]
+    nodes.append((len(atoms), -1))
+    return nodes
 
 
-def _read_groups(ink: _Ink, line: list[list[_Group]], predict: Predict):
-    """Each digit group read whole and, if wide, cut into pieces; whether to cut is decided by
-    :func:`_split_odds`, and a close call is reported.
+def _candidates(ink: _Ink, atoms: list[_Atom], height: float) -> list[_Candidate]:
+    """Every stretch of the line between two boundaries that may be one digit, with its 28x28 input
+    and its shape (features but the model's)."""
+    nodes = _nodes(atoms)
+    out = []
+    # A digit's typical width on this line: of the groups that are about one digit (not a 1, not
+    # touching digits).
+    widths = [a.box[2] - a.box[0] for a in atoms if 0.4 * height < a.box[2] - a.box[0] < 1.2 * height]
+    typical = float(np.median(widths)) if widths else 0.7 * height
+    for s, (i, ka) in enumerate(nodes):
+        if ka < 0 and i < len(atoms) and atoms[i].minor:  # a mark left out: no digit (a dash, a dot)
+            atom = atoms[i]
+            size = max(atom.box[2] - atom.box[0], atom.box[3] - atom.box[1]) / height
+            skip = {"skip": 1.0, "skip_size": size}
+            out.append(_Candidate(s, nodes.index((i + 1, -1)), atom.box, None, skip, atom.region))
+        for e in range(s + 1, len(nodes)):
+            j, kb = nodes[e]
+            last = j - 1 if kb < 0 else j
+            if last - i + 1 > RUN:
+                break
+            if atoms[last].box[0] - atoms[i].box[2] > RUN_WIDE * height and last > i:
+                break
+            x0 = min(a.box[0] for a in atoms[i : last + 1])
+            y0 = min(a.box[1] for a in atoms[i : last + 1])
+            x1 = max(a.box[2] for a in atoms[i : last + 1])
+            y1 = max(a.box[3] for a in atoms[i : last + 1])
+            canvas = np.zeros((y1 - y0, x1 - x0), bool)
+            cut = 0.0
+            for m in range(i, last + 1):
+                atom = atoms[m]
+                keep = atom.region.copy()
+                columns = np.arange(keep.shape[1])[None, :]
+                left = atom.seams[ka][0] if m == i and ka >= 0 else None
+                if left is not None:
+                    keep &= columns >= left[:, None]
+                    cut += atom.seams[ka][1]
+                if m == j and kb >= 0:
+                    right = atom.seams[kb][0]
+                    keep &= columns < (right if left is None else np.maximum(left, right))[:, None]
+                    cut += atom.seams[kb][1]
+                bx0, by0, bx1, by1 = atom.box
+                canvas[by0 - y0 : by1 - y0, bx0 - x0 : bx1 - x0] |= keep
+            single = ka < 0 and kb < 0 and last == i  # one group whole: always a way across
+            if canvas.sum() < 0.02 * height * height and not single:
+                continue
+            ys, xs = np.nonzero(canvas)
+            top, bottom, lft, rgt = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
+            if rgt - lft > RUN_WIDE * height and not single:
+                break
+            crop = (ink.darkness[y0:y1, x0:x1] * canvas)[top:bottom, lft:rgt]
+            gaps = [_gap(atoms[m].group, atoms[m + 1].group) for m in range(i, last)]
+            # How close the neighbours are, where the stretch ends at a gap between groups.
+            outer = [_gap(atoms[i - 1].group, atoms[i].group)] if ka < 0 and i > 0 else []
+            outer += [_gap(atoms[j - 1].group, atoms[j].group)] if kb < 0 and j < len(atoms) else []
+            features = {
+                "tall": (bottom - top) / height,
+                "wide": (rgt - lft) / height,
+                "typical": (rgt - lft) / typical,
+                "cut": cut,
+                "runs": float(last - i),
+                "gap": max(gaps) / height if gaps else 0.0,
+                "outer": min(outer) / height if outer else 0.15,
+                "aspect": (rgt - lft) / (bottom - top),
+            }
+            box = (x0 + lft, y0 + top, x0 + rgt, y0 + bottom)
+            candidate = _Candidate(s, e, box, None, features, canvas[top:bottom, lft:rgt])
+            # Its score if the model were sure of it: too low, and it is not worth reading.
+            if max(_score(candidate, sure) for sure in SURE) >= HOPELESS or single:
+                candidate.field = _to_field(crop)
+                out.append(candidate)
+    return out
 
-    Returns ((x0, y0, x1, y1) work box, 28x28 input, probabilities) per digit, and the close calls.
+
+def _score(candidate: _Candidate, probs: np.ndarray | None) -> float:
+    return sum(WEIGHTS[k] * v for k, v in _features(candidate, probs).items())
+
+
+def _features(candidate: _Candidate, probs: np.ndarray | None) -> dict[str, float]:
+    """What a candidate's score weighs (its sum, weighted by WEIGHTS): the model's confidence (the top
+    class, and its margin over the second, which saturates later than the top one does), and its
+    shape against the line's digits; a group left out weighs only its size."""
+    f = candidate.features
+    if probs is None or "skip" in f:
+        return {k: f.get(k, 0.0) for k in WEIGHTS}
+    top2 = np.sort(probs)[-2:]
+    logp = math.log(max(float(top2[1]), 1e-4))
+    return {
+        "bias": 1.0,
+        "logp": logp,
+        "margin": logp - math.log(max(float(top2[0]), 1.0 / 512)),
+        "short": max(0.0, 0.75 - f["tall"]),
+        "tall": max(0.0, f["tall"] - 1.2),
+        "wide": f["wide"],
+        "wide2": (f["wide"] - 0.6) ** 2,
+        "typical": f["typical"],
+        "typical2": (f["typical"] - 1.0) ** 2,
+        "cut": f["cut"],
+        "runs": f["runs"],
+        "gap": f["gap"],
+        "tight": max(0.0, 0.15 - f["outer"]),
+        "aspect": f["aspect"],
+        "one": float(np.argmax(probs) == 1),
+        "one_cut": float(np.argmax(probs) == 1) * min(f["cut"], 1.0),
+        "wide_over": max(0.0, f["wide"] - 0.85),
+        "typical_over": max(0.0, f["typical"] - 1.3),
+        "aspect_over": max(0.0, f["aspect"] - 1.0),
+        "skip": 0.0,
+        "skip_size": 0.0,
+    }
+
+
+def _best_paths(count: int, scored: list[tuple[int, int, float]]) -> list[tuple[float, list[int]]]:
+    """The two best ways across the boundaries 0..count-1: (score, indices of the scored steps)."""
+    into: list[list[tuple[int, int, float]]] = [[] for _ in range(count)]
+    for n, (s, e, score) in enumerate(scored):
+        into[e].append((n, s, score))
+    best: list[list[tuple[float, list[int]]]] = [[] for _ in range(count)]
+    best[0] = [(0.0, [])]
+    for e in range(1, count):
+        options = [(b + score, [*path, n]) for n, s, score in into[e] for b, path in best[s]]
+        options.sort(key=lambda o: -o[0])
+        best[e] = options[:2]
+    return best[-1]
+
+
+def _read_groups(ink: _Ink, line: list[list[_Group]], marks: list[_Group], predict: Predict):
+    """The line's digits: of every way to divide it into digits (whole groups, runs of groups that
+    are pieces of one digit, pieces of groups cut along seams, groups left out as no digit), the one
+    whose digits are likeliest whole digits (:func:`_features`); a close second best is reported.
+
+    Returns ((x0, y0, x1, y1) work box, 28x28 input, probabilities) per digit, and the reasons
+    (marks left out, close calls).
     """
-    height = _digit_height([g for digit in line for g in digit])
-    fields: list[np.ndarray] = []
-    options, groups = [], []
+    groups = []
     for digit in line:
         group = digit[0]
         for g in digit[1:]:
             group = group.join(g)
-        readings = _readings(ink, group, height, fields)
-        if readings:
-            options.append(readings)
-            groups.append(group)
-    if not fields:
+        groups.append(group)
+    height = _digit_height([g for digit in line for g in digit])
+    atoms = _atoms(ink, groups, marks, height)
+    if not atoms:
         return [], []
-    probs = predict(np.stack(fields))
-    logp = np.log(np.clip(probs.max(axis=1), 1e-9, 1.0))
-    widths = [r[0].width for r in options if r[0].width > 0.4]
-    typical = float(np.median(widths)) * height if widths else height
-    reasons: list[str] = []
-    options, probs, logp = _merged(ink, groups, options, fields, probs, logp, height, typical, predict, reasons)
-    chosen = []
-    for readings in options:
-        best = readings[0]
-        cuts = readings[1:]
-        if cuts:
-            best_cut = max(cuts, key=lambda r: r.fit(logp, height))
-            odds = _split_odds(float(logp[best.pieces[0][0]]), best_cut, logp, height, typical)
-            if odds > 0:
-                best = best_cut
-            if abs(odds) < CLOSE:
-                first = len(chosen) + 1
-                if len(best.pieces) == 1:
-                    reasons.append(f"digit {first} may be two touching digits")
-                else:
-                    reasons.append(f"digits {first}-{first + len(best.pieces) - 1} may be one digit")
-        for i, box in best.pieces:
-            chosen.append((box, fields[i], probs[i]))
-    return chosen, reasons
+    candidates = _candidates(ink, atoms, height)
+    read = [c for c in candidates if c.field is not None]
+    probs = dict(zip(map(id, read), predict(np.stack([c.field for c in read])), strict=True))
+    scored = []
+    for c in candidates:
+        scored.append((c.start, c.end, _score(c, probs.get(id(c)))))
+    paths = _best_paths(len(_nodes(atoms)), scored)
+    if not paths:
+        return [], []
+    chosen = [candidates[n] for n in paths[0][1]]
+    digits = [c for c in chosen if c.field is not None]
+    boxes = [c.box for c in digits]
+    reasons = [_mark_reason(_left_out(c, atoms), boxes, height) for c in chosen if c.field is None]
+    if len(paths) > 1 and paths[0][0] - paths[1][0] < CLOSE:
+        reasons.append(_close_call(chosen, [candidates[n] for n in paths[1][1]]))
+    return [(c.box, c.field, probs[id(c)]) for c in digits], reasons
 
 
-def _merged(ink, groups, options, fields, probs, logp, height, typical, predict, reasons):
-    """Neighbouring narrow groups that are halves of one digit (a 0 whose pencil stroke broke into
-    two arcs) joined: read together, when one of them reads poorly alone, they are weighed as one
-    digit against two by :func:`_split_odds`, as a touching pair is. Returns the options (merged
-    ones read whole), and the probabilities with the merged readings' appended."""
-    pairs = []
-    for k in range(len(groups) - 1):
-        a, b = groups[k], groups[k + 1]
-        if len(options[k]) > 1 or len(options[k + 1]) > 1:
-            continue
-        union = a.join(b)
-        vertical = _overlap((a.box[1], a.box[3]), (b.box[1], b.box[3]))
-        unsure = min(probs[options[k][0].pieces[0][0]].max(), probs[options[k + 1][0].pieces[0][0]].max())
-        if (
-            _gap(a, b) <= MERGE_GAP * height
-            and union.width <= MERGE_WIDE * height
-            and vertical >= 0.5 * min(a.height, b.height)
-            and unsure < MERGE_SURE
-        ):
-            whole = _crop(ink, union.labels, union.box)
-            if whole is not None:
-                fields.append(_to_field(whole[0]))
-                pairs.append((k, len(fields) - 1, whole[1]))
-    if not pairs:
-        return options, probs, logp
-    probs = np.concatenate([probs, predict(np.stack(fields[len(probs) :]))])
-    logp = np.log(np.clip(probs.max(axis=1), 1e-9, 1.0))
-    merged, skip = [], set()
-    for k, index, box in pairs:
-        if k in skip:
-            continue
-        apart = _Reading(options[k][0].pieces + options[k + 1][0].pieces, (box[2] - box[0]) / height, 0.0)
-        odds = _split_odds(float(logp[index]), apart, logp, height, typical)
-        if odds < 0:
-            merged.append((k, _Reading([(index, box)], apart.width, 0.0)))
-            skip |= {k, k + 1}
-        if abs(odds) < CLOSE:
-            reasons.append(f"digits {k + 1}-{k + 2} may be one digit")
-    out, joined = [], dict(merged)
-    k = 0
-    while k < len(options):
-        if k in joined:
-            out.append([joined[k]])
-            k += 2
-        else:
-            out.append(options[k])
-            k += 1
-    return out, probs, logp
+def _left_out(candidate: _Candidate, atoms: list[_Atom]) -> _Group:
+    return next(a.group for a in atoms if a.box == candidate.box)
+
+
+def _close_call(best: list[_Candidate], other: list[_Candidate]) -> str:
+    """Where the best reading and a close second differ, in words."""
+
+    def key(c: _Candidate) -> tuple[int, int, bool]:
+        return c.start, c.end, c.field is None
+
+    mine, theirs = {key(c) for c in best}, {key(c) for c in other}
+    differ = [c for c in best if key(c) not in theirs] + [c for c in other if key(c) not in mine]
+    lo, hi = min(c.start for c in differ), max(c.end for c in differ)
+    ours = [c for c in best if c.field is not None]
+    first = sum(c.end <= lo for c in ours) + 1
+    count = sum(lo <= c.start and c.end <= hi for c in ours)
+    count_other = sum(lo <= c.start and c.end <= hi and c.field is not None for c in other)
+    which = f"digit {first}" if count == 1 else f"digits {first}-{first + count - 1}"
+    if count == 0:
+        return "a mark left out may be a digit"
+    if count_other == count:
+        return f"{which} may be divided differently"
+    if count_other == 0:
+        return f"{which} may be no digit"
+    if count == 1:
+        return f"{which} may be {count_other} touching digits"
+    return f"{which} may be {'one digit' if count_other == 1 else f'{count_other} digits'}"

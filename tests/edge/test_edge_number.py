@@ -240,3 +240,41 @@ def test_number_set_is_deterministic_and_complete(mnist_test, tmp_path):
             assert (tmp_path / "set" / name).is_file()
     assert rows == number_set.read_set(tmp_path / "set")
     assert not list(tmp_path.glob(".set.*"))
+
+
+def _set_photo(mnist_test, condition: str, number: int, index: list[int]) -> tuple[Image.Image, list]:
+    """Number ``number`` of a condition of the benchmark's number set (seed 0), rendered again, and
+    its digits' boxes."""
+    digits = [mnist_test.images[i] for i in index]
+    (data, _), _, boxes = number_set.render_number(condition, digits, 0, number, alone=True)
+    return Image.open(io.BytesIO(data)), boxes
+
+
+@pytest.mark.parametrize(
+    ("condition", "number", "index", "what"),
+    [
+        ("squared", 26, [6356, 5243, 8800], "a digit not to be cut in two"),
+        ("colour_pen", 14, [4752, 9297, 4970, 1602, 9201, 1963], "touching digits"),
+        ("webcam", 13, [1418, 8282, 4065, 4912, 9025], "touching digits"),
+    ],
+)
+def test_the_line_is_divided_into_its_digits(condition, number, index, what, mnist_test, int8_classifier):
+    """Touching digits are cut apart and a whole digit is not, in one division of the whole line:
+    one digit where each was written (photos the reader once got wrong with the default model)."""
+    image, boxes = _set_photo(mnist_test, condition, number, index)
+    read = read_number(image, int8_classifier.predict)
+    assert len(read.digits) == len(index), f"{what}: read {read.text()}"
+    for digit, box in zip(read.digits, boxes, strict=True):
+        assert _iou(digit.box, box) > 0.5, f"{what}: box {digit.box}, the digit is at {box}"
+
+
+def test_the_best_division_and_a_close_second_are_found():
+    """The dynamic programme over the line's boundaries: the best way across and the second best."""
+    from edge.number import _best_paths
+
+    # Boundaries 0..3; steps (start, end, score): one digit 0-3, or three 0-1, 1-2, 2-3, or two.
+    steps = [(0, 3, -2.0), (0, 1, -0.5), (1, 2, -0.5), (2, 3, -0.5), (0, 2, -3.0)]
+    (best, path), (second, other) = _best_paths(4, steps)
+    assert path == [1, 2, 3] and best == pytest.approx(-1.5)
+    assert other == [0] and second == pytest.approx(-2.0)
+    assert _best_paths(4, [(0, 1, 0.0)]) == []  # no way across
