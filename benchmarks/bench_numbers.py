@@ -26,13 +26,12 @@ import json
 import os
 import platform
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
-from benchmarks import number_set, photo_set
+from benchmarks import number_set, photo_set, rendered_sets
 from benchmarks.settings import BenchError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -45,13 +44,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         description="Whole-number and per-digit accuracy of --number on photos of numbers of MNIST test digits.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    p.add_argument("--model", type=Path, required=True, help=".tflite file")
-    p.add_argument(
-        "--data-dir",
-        type=Path,
-        default=Path(os.environ.get("MNIST_DATA_DIR", photo_set.DEFAULT_DATA_DIR)),
-        help="MNIST folder (the test digits the numbers are written with)",
-    )
+    rendered_sets.add_model_arguments(p, "the numbers are written with")
     p.add_argument("--per-condition", type=int, default=30, help="numbers per condition (when rendering)")
     p.add_argument("--set", type=Path, default=None, help="reuse a set written by benchmarks.number_set")
     p.add_argument("--out", type=Path, default=ROOT / "bench-results" / "numbers", help="where the reports go")
@@ -60,10 +53,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--conditions", default=",".join(number_set.CONDITIONS), help="comma-separated (when rendering)")
     p.add_argument("--workers", type=int, default=None, help="processes that render the set (default: all cores)")
     return p.parse_args(argv)
-
-
-def _progress(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
 
 
 def matched(truth: str, read: str) -> int:
@@ -123,7 +112,7 @@ def measure(set_dir: Path, rows: list[dict], classifier) -> list[dict]:
         now = time.perf_counter()
         if now - last > 5.0:
             last = now
-            _progress(f"  read {i + 1}/{len(rows)} numbers ({now - start:.0f} s)")
+            rendered_sets.progress(f"  read {i + 1}/{len(rows)} numbers ({now - start:.0f} s)")
     return results
 
 
@@ -236,42 +225,9 @@ def misread_sheet(set_dir: Path, results: list[dict], out: Path, limit: int = MI
 
 
 def run(args: argparse.Namespace) -> dict:
-    from edge.runtime import Classifier, RuntimeProblem
-
-    if not args.model.exists():
-        raise BenchError(f"{args.model}: model file not found; give the .tflite file mnist-convert wrote")
-    try:
-        classifier = Classifier(args.model, threads=args.threads)
-    except RuntimeProblem as e:
-        raise BenchError(str(e)) from None
+    classifier = rendered_sets.classifier(args.model, args.threads)
     started = time.perf_counter()
-    render_s = None
-    with tempfile.TemporaryDirectory(prefix="number-set-") as temp:
-        if args.set is not None:
-            set_dir = args.set
-            if not (set_dir / "labels.csv").is_file():
-                raise BenchError(f"{set_dir}: no labels.csv; write a set with python -m benchmarks.number_set OUT")
-            rows = number_set.read_set(set_dir)
-        else:
-            from edge.mnist_data import DataError, load_split
-
-            if args.per_condition < 1:
-                raise BenchError("--per-condition must be at least 1")
-            conditions = tuple(c.strip() for c in args.conditions.split(",") if c.strip())
-            try:
-                test = load_split(args.data_dir, "test")
-            except DataError as e:
-                raise BenchError(str(e)) from None
-            set_dir = Path(temp) / "set"
-            _progress(f"rendering {args.per_condition} numbers x {len(conditions)} conditions ...")
-            t0 = time.perf_counter()
-            try:
-                rows = number_set.write_set(
-                    set_dir, test.images, test.labels, args.per_condition, args.seed, conditions, args.workers, True
-                )
-            except ValueError as e:
-                raise BenchError(str(e)) from None
-            render_s = time.perf_counter() - t0
+    with rendered_sets.set_rows(args, number_set, "numbers") as (set_dir, rows, render_s):
         t0 = time.perf_counter()
         results = measure(set_dir, rows, classifier)
         measure_s = time.perf_counter() - t0

@@ -23,13 +23,12 @@ import os
 import platform
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
-from benchmarks import photo_set
+from benchmarks import photo_set, rendered_sets
 from benchmarks.settings import BenchError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -42,13 +41,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         description="Per-condition accuracy of a .tflite model on realistic photos of MNIST test digits.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    p.add_argument("--model", type=Path, required=True, help=".tflite file")
-    p.add_argument(
-        "--data-dir",
-        type=Path,
-        default=Path(os.environ.get("MNIST_DATA_DIR", photo_set.DEFAULT_DATA_DIR)),
-        help="MNIST folder (the test digits the photos are rendered from)",
-    )
+    rendered_sets.add_model_arguments(p, "the photos are rendered from")
     p.add_argument("--per-condition", type=int, default=100, help="photos per condition (when rendering)")
     p.add_argument("--set", type=Path, default=None, help="reuse a set written by benchmarks.photo_set")
     p.add_argument("--out", type=Path, default=ROOT / "bench-results" / "photos", help="where the reports go")
@@ -68,10 +61,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--edge-python", type=Path, default=Path(sys.executable), help="the Python that runs edge/classify.py"
     )
     return p.parse_args(argv)
-
-
-def _progress(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
 
 
 def _baseline_input(path: Path) -> np.ndarray | None:
@@ -109,7 +98,7 @@ def measure(set_dir: Path, rows: list[dict], classifier) -> list[dict]:
         now = time.perf_counter()
         if now - last > 5.0:
             last = now
-            _progress(f"  prepared {i + 1}/{len(rows)} photos ({now - start:.0f} s)")
+            rendered_sets.progress(f"  prepared {i + 1}/{len(rows)} photos ({now - start:.0f} s)")
     probabilities = classifier.predict(np.stack(prepared)) if rows else np.zeros((0, 10))
     base_probabilities = classifier.predict(np.stack(baseline)) if rows else np.zeros((0, 10))
     for result, probs, base_probs, image in zip(results, probabilities, base_probabilities, prepared, strict=True):
@@ -260,7 +249,7 @@ def cold_start(python: Path, model: Path, photo: Path, runs: int) -> dict:
 
     command = [str(python), str(ROOT / "edge" / "classify.py"), "-m", str(model), str(photo)]
     env = dict(os.environ)
-    _progress(f"cold start: {runs} runs of edge/classify.py on {photo.name} ...")
+    rendered_sets.progress(f"cold start: {runs} runs of edge/classify.py on {photo.name} ...")
     time_to_first_line(command, env, ROOT)
     seconds, line = [], ""
     for _ in range(runs):
@@ -278,50 +267,9 @@ def cold_start(python: Path, model: Path, photo: Path, runs: int) -> dict:
 
 
 def run(args: argparse.Namespace) -> dict:
-    from edge.runtime import Classifier, RuntimeProblem
-
-    if not args.model.exists():
-        raise BenchError(f"{args.model}: model file not found; give the .tflite file mnist-convert wrote")
-    try:
-        classifier = Classifier(args.model, threads=args.threads)
-    except RuntimeProblem as e:
-        raise BenchError(str(e)) from None
+    classifier = rendered_sets.classifier(args.model, args.threads)
     started = time.perf_counter()
-    render_s = None
-    with tempfile.TemporaryDirectory(prefix="photo-set-") as temp:
-        if args.set is not None:
-            set_dir = args.set
-            if not (set_dir / "labels.csv").is_file():
-                raise BenchError(f"{set_dir}: no labels.csv; write a set with python -m benchmarks.photo_set OUT")
-            rows = photo_set.read_set(set_dir)
-        else:
-            from edge.mnist_data import DataError, load_split
-
-            if args.per_condition < 1:
-                raise BenchError("--per-condition must be at least 1")
-            conditions = tuple(c.strip() for c in args.conditions.split(",") if c.strip())
-            try:
-                test = load_split(args.data_dir, "test")
-            except DataError as e:
-                raise BenchError(str(e)) from None
-            set_dir = Path(temp) / "set"
-            _progress(f"rendering {args.per_condition} photos x {len(conditions)} conditions ...")
-            t0 = time.perf_counter()
-            try:
-                rows = photo_set.write_set(
-                    set_dir,
-                    test.images,
-                    test.labels,
-                    args.per_condition,
-                    args.seed,
-                    conditions,
-                    args.workers,
-                    progress=True,
-                )
-            except ValueError as e:
-                raise BenchError(str(e)) from None
-            render_s = time.perf_counter() - t0
-            _progress(f"rendered {len(rows)} photos in {render_s:.1f} s")
+    with rendered_sets.set_rows(args, photo_set, "photos") as (set_dir, rows, render_s):
         t0 = time.perf_counter()
         results = measure(set_dir, rows, classifier)
         measure_s = time.perf_counter() - t0

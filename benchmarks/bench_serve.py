@@ -38,7 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks import photo_set
+from benchmarks import photo_set, rendered_sets
 
 ROOT = Path(__file__).resolve().parents[1]
 CONDITIONS = ("ink", "ruled", "pencil", "webcam", "paint", "shadow")  # a phone's and a webcam's photos, a drawing
@@ -52,13 +52,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         description="Load test of edge/serve.py on 127.0.0.1: latency, memory, cold start, no failures.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    p.add_argument("--model", type=Path, required=True, help=".tflite file")
-    p.add_argument(
-        "--data-dir",
-        type=Path,
-        default=Path(os.environ.get("MNIST_DATA_DIR", photo_set.DEFAULT_DATA_DIR)),
-        help="MNIST folder (the test digits the photos are rendered from)",
-    )
+    rendered_sets.add_model_arguments(p, "the photos are rendered from")
     p.add_argument("--requests", type=int, default=600, help="requests in all")
     p.add_argument("--clients", type=int, default=8, help="concurrent clients")
     p.add_argument("--photos", type=int, default=48, help="distinct photos rendered (reused in turn)")
