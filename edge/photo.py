@@ -665,7 +665,9 @@ def _blobs(darkness: np.ndarray, mask: np.ndarray, labels: np.ndarray, stats: np
             continue
         x, y, w, h = (int(v) for v in stats[i, : cv2.CC_STAT_AREA])
         mean_width = 2.0 * area[i] / max(outline[i], 1)
-        grid = _grid_lines(mask[y : y + h, x : x + w] & (labels[y : y + h, x : x + w] == i))
+        grid = (0, 0)
+        if min(w, h) >= 12:  # a speck has no room for a grid's cell (_grid_lines): not worth cropping
+            grid = _grid_lines(mask[y : y + h, x : x + w] & (labels[y : y + h, x : x + w] == i))
         blobs.append(Blob((x, y, w, h), float(mass[i]), bool(depth[i] > 0.85 * mean_width), i, int(contact[i]), grid))
     return blobs
 

@@ -2,8 +2,8 @@
 
 ``shapes`` imitates handwriting (small shifts, rotations, zoom). ``photo`` adds what the edge
 preprocessing leaves behind when it cuts a digit out of a photo (edge/preprocess.py): strokes
-of one even width, thinner or bolder than MNIST's, sharper or blurrier edges, small gaps where a ruled line crossed
-the digit, and stray specks.
+of one even width, thinner or bolder than MNIST's, sharper or blurrier edges, small gaps where a
+ruled line crossed the digit, and stray specks.
 
 Both work on whole ``tf.data`` batches with TensorFlow ops, in parallel with the training step
 (``photo``: about 30 ms per batch of 128 on a busy core, the pen's thinning 19 of them; a
@@ -106,7 +106,7 @@ def photo(images, generator):
 
     x = _geometry(images, generator, n)
 
-    # Pen: the centre line, drawn again 1-3 pixels wide, its edge softened by a blur.
+    # Pen: the centre line, drawn again 2-5 pixels wide, its edge softened by a blur.
     redrawn = _pen(x, uniform(0.3, 1.6))
     pen = chosen(PEN)
     x = pen * redrawn + (1.0 - pen) * x
@@ -144,10 +144,7 @@ def photo(images, generator):
     x = tf.maximum(x, line * span * uniform(0.6, 1.0) * chosen(STUBS))
 
     # Blur: part of the way to a 3x3 binomial blur.
-    kernel = tf.constant([0.25, 0.5, 0.25])
-    kernel = tf.reshape(kernel[:, None] * kernel[None, :], (3, 3, 1, 1))
-    blurred = tf.nn.conv2d(x, kernel, 1, "SAME")
-    x = x + uniform(0.2, 0.6) * chosen(BLUR) * (blurred - x)
+    x = x + uniform(0.2, 0.6) * chosen(BLUR) * (_blur3x3(x) - x)
 
     # Ink levels: below `low` -> 0, above `high` -> 1, linear between; then the brightest pixel -> 1.
     stretch = chosen(INK_LEVELS)
@@ -199,10 +196,15 @@ def _pen(x, width):
     once = _max3x3(ink)
     twice = _max3x3(once)
     one, two = tf.clip_by_value(width, 0.0, 1.0), tf.clip_by_value(width - 1.0, 0.0, 1.0)
-    drawn = ink + one * (once - ink) + two * (twice - once)
+    return _blur3x3(ink + one * (once - ink) + two * (twice - once))
+
+
+def _blur3x3(x):
+    """3x3 binomial blur: the soft edge of a stroke seen through a lens."""
+    import tensorflow as tf
+
     kernel = tf.constant([0.25, 0.5, 0.25])
-    kernel = tf.reshape(kernel[:, None] * kernel[None, :], (3, 3, 1, 1))
-    return tf.nn.conv2d(drawn, kernel, 1, "SAME")
+    return tf.nn.conv2d(x, tf.reshape(kernel[:, None] * kernel[None, :], (3, 3, 1, 1)), 1, "SAME")
 
 
 def _grid():
