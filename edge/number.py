@@ -79,6 +79,8 @@ TALL = 1.8  # a group taller than this is no digit of the line (a margin, the sh
 SEAM_STEP, SEAM_BEND = 1, 0.1  # a seam moves at most this many columns a row, paying this a column
 SEAMS = 4  # the cheapest seams tried, each way
 NARROW = 0.2  # a seam leaves at least this much of a digit height on either side
+BAR = (0.15, 0.8)  # a flat bar this wide at the line's top may be a digit's (a 5's), not a line's
+SHADE = 0.95  # ink a wider window adds, this much fainter than the strokes (unflattened), is a shadow
 EDGE = 2  # groups this close to the frame's edge (pixels) are taken for clutter at the edge
 STACK = 0.3  # pieces stacked this close (per the taller one's height) are one digit
 SEEDS = 4  # lines grown from this many of the heaviest groups, the most digit-like kept
@@ -265,7 +267,9 @@ def _ink_field(pixels: np.ndarray) -> _Ink:
         found = photo._Found(darkness, mask, box, floor)
         width = max(photo._hollow_width(small, found, widest), seen if seen > 0.8 * window else 0.0)
         if width > 0.3 * window:
-            flat, darkness, mask, _ = _cleaned(small, min(2 * round(2.0 * width) + 1, widest))
+            wide = _cleaned(small, min(2 * round(2.0 * width) + 1, widest))
+            if not _shadow_seen_wide(photo._raw_darkness(small), mask, wide[2]):
+                flat, darkness, mask, _ = wide
         count, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
         blobs = photo._blobs(darkness, mask, labels, stats)
         _, near = cv2.connectedComponents(photo._grouped(mask), connectivity=8)
@@ -306,6 +310,19 @@ def _ink_field(pixels: np.ndarray) -> _Ink:
     if not groups:
         raise NoDigitError("no digit found: only faint marks (lines, shadows, the paper's edge) or filled patches")
     return _Ink(darkness, mask, labels, groups, lying, noise, stroke)
+
+
+def _shadow_seen_wide(raw: np.ndarray, narrow: np.ndarray, wide: np.ndarray) -> bool:
+    """Is what the wider window adds to the ink a shadow (a hand's fingers across the line) rather
+    than the inside of a marker's strokes? Seen through the wide window, fingers are as dark as
+    the strokes; in the photo as it is (``raw``), a marker's inside is as dark as its edges, and a
+    shadow is fainter than the strokes of the pen beside it."""
+    import cv2
+
+    added = wide & ~cv2.dilate(narrow.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+    if added.sum() < 0.1 * narrow.sum():
+        return False
+    return float(np.median(raw[added])) < SHADE * float(np.median(raw[narrow]))
 
 
 def _cleaned(small: np.ndarray, window: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
@@ -455,6 +472,7 @@ def _line_groups(ink: _Ink) -> tuple[list[list[_Group]], list[_Group], list[str]
     minors = [g for g in line if g.height < DIGIT * height]
     reasons: list[str] = []
     leftover: list[_Group] = []
+    minors += [g for g in ink.lying if _a_digits_bar(g, majors, height) and g.level >= FAINT * level]
     for piece in sorted(minors, key=lambda g: -g.mass):
         host = _host(piece, majors, height)
         if host is not None:
@@ -507,6 +525,18 @@ def _line_groups(ink: _Ink) -> tuple[list[list[_Group]], list[_Group], list[str]
             "(--number reads one line of digits)"
         )
     return [[g] for g in majors], marks, reasons
+
+
+def _a_digits_bar(bar: _Group, digits: list[_Group], height: float) -> bool:
+    """Is a bar lying flat, which line removal took for a piece of a line, the top bar of one of the
+    digits (a 5's or a 7's written apart): short, at the line's top, over a digit's columns?"""
+    if not digits or not BAR[0] * height <= bar.width <= BAR[1] * height:
+        return False
+    top = float(np.median([d.box[1] for d in digits]))
+    if abs((bar.box[1] + bar.box[3]) / 2 - top) > 0.2 * height:
+        return False
+    spans = [_overlap((bar.box[0], bar.box[2]), (d.box[0], d.box[2])) for d in digits]
+    return max(spans) >= 0.3 * bar.width and _host(bar, digits, height) is not None
 
 
 def _host(piece: _Group, digits: list[_Group], height: float) -> int | None:

@@ -256,16 +256,20 @@ def _set_photo(mnist_test, condition: str, number: int, index: list[int]) -> tup
         ("squared", 26, [6356, 5243, 8800], "a digit not to be cut in two"),
         ("colour_pen", 14, [4752, 9297, 4970, 1602, 9201, 1963], "touching digits"),
         ("webcam", 13, [1418, 8282, 4065, 4912, 9025], "touching digits"),
+        ("shadow", 21, [9755, 1844, 3978], "a hand's shadow across the line, no marker's strokes"),
+        ("pencil", 13, [4234, 8008, 2026, 7110, 6425], "a 7's bar written apart, no piece of a line"),
     ],
 )
 def test_the_line_is_divided_into_its_digits(condition, number, index, what, mnist_test, int8_classifier):
-    """Touching digits are cut apart and a whole digit is not, in one division of the whole line:
-    one digit where each was written (photos the reader once got wrong with the default model)."""
+    """Touching digits are cut apart and a whole digit is not, in one division of the whole line,
+    and neither a shadow nor a digit's bar is taken for something else: one digit where each was
+    written (photos the reader once got wrong with the default model)."""
     image, boxes = _set_photo(mnist_test, condition, number, index)
     read = read_number(image, int8_classifier.predict)
     assert len(read.digits) == len(index), f"{what}: read {read.text()}"
     for digit, box in zip(read.digits, boxes, strict=True):
         assert _iou(digit.box, box) > 0.5, f"{what}: box {digit.box}, the digit is at {box}"
+    assert read.text() == "".join(str(mnist_test.labels[i]) for i in index), what
 
 
 def test_the_best_division_and_a_close_second_are_found():
