@@ -12,7 +12,7 @@ import io
 
 import numpy as np
 import pytest
-from PIL import Image, ImageOps
+from PIL import Image, ImageDraw, ImageOps
 
 from benchmarks import photo_set
 from edge.preprocess import NoDigitError, load_image, prepare_image
@@ -134,6 +134,28 @@ def test_marks_at_the_edge_of_a_blank_photo_say_no_digit(seed, per_condition, nu
     frame off to one side (a tightly cropped digit touches the frame too, but in its middle)."""
     with pytest.raises(NoDigitError, match="no digit"):
         prepare_image(_blank_of_set(seed, per_condition, number, mnist_test))
+
+
+@pytest.mark.parametrize(
+    "seed, number",
+    [(5, 17), (5, 25), (0, 58), (23, 38)],
+    ids=["seed5-17", "seed5-25", "seed0-58", "seed23-38"],
+)
+def test_hairlines_left_beside_grid_lines_say_no_digit(seed, number, mnist_test):
+    """Blank photos of the benchmark's blank sets (``--conditions blank --per-condition 100``) that
+    an earlier version read as a 1 or a 2: one-pixel hairlines that line removal left right beside
+    grid lines, slightly off their straight course."""
+    with pytest.raises(NoDigitError, match="no digit"):
+        prepare_image(_blank_of_set(seed, 100, number, mnist_test))
+
+
+def test_a_one_pixel_1_on_a_plain_canvas_is_still_a_digit(int8_classifier):
+    """A 1 drawn one pixel wide (a paint program's pencil) is no hairline: no line was removed
+    beside it."""
+    canvas = Image.new("L", (200, 200), 255)
+    ImageDraw.Draw(canvas).line([(104, 40), (96, 160)], fill=0, width=1)
+    image = prepare_image(canvas)
+    assert int(np.argmax(int8_classifier.predict(image[None])[0])) == 1
 
 
 def test_a_mesh_of_grid_lines_beside_a_digit_is_left_out(mnist_test, int8_classifier, monkeypatch):
