@@ -79,7 +79,7 @@ TALL = 1.8  # a group taller than this is no digit of the line (a margin, the sh
 SEAM_STEP, SEAM_BEND = 1, 0.1  # a seam moves at most this many columns a row, paying this a column
 SEAMS = 4  # the cheapest seams tried, each way
 NARROW = 0.2  # a seam leaves at least this much of a digit height on either side
-BAR = (0.15, 0.8)  # a flat bar this wide at the line's top may be a digit's (a 5's), not a line's
+BAR = (0.15, 1.0)  # a flat bar this wide at a digit's top may be the digit's (a 5's), not a line's
 SHADE = 0.95  # ink a wider window adds, this much fainter than the strokes (unflattened), is a shadow
 EDGE = 2  # groups this close to the frame's edge (pixels) are taken for clutter at the edge
 STACK = 0.3  # pieces stacked this close (per the taller one's height) are one digit
@@ -472,7 +472,6 @@ def _line_groups(ink: _Ink) -> tuple[list[list[_Group]], list[_Group], list[str]
     minors = [g for g in line if g.height < DIGIT * height]
     reasons: list[str] = []
     leftover: list[_Group] = []
-    minors += [g for g in ink.lying if _a_digits_bar(g, majors, height) and g.level >= FAINT * level]
     for piece in sorted(minors, key=lambda g: -g.mass):
         host = _host(piece, majors, height)
         if host is not None:
@@ -498,6 +497,9 @@ def _line_groups(ink: _Ink) -> tuple[list[list[_Group]], list[_Group], list[str]
         elif max(g.width, g.height) >= SPECK * height and g.mass >= 0.08 * typical:
             marks.append(g)
     majors.sort(key=lambda g: g.box[0])
+    # Bars lying flat at a digit's top: a 5's or a 7's bar written apart, or a piece of a line. The
+    # reading decides (a mark, joined or left out), and says nothing when it leaves one out.
+    marks += [g for g in ink.lying if g.level >= FAINT * level and _near_the_top(g, majors + marks, height)]
     if majors:  # a bar lying on the line's middle, about a digit wide: a dash, not a piece of a line
         top, bottom = np.median([g.box[1] for g in majors]), np.median([g.box[3] for g in majors])
         for g in ink.lying:
@@ -527,16 +529,17 @@ def _line_groups(ink: _Ink) -> tuple[list[list[_Group]], list[_Group], list[str]
     return [[g] for g in majors], marks, reasons
 
 
-def _a_digits_bar(bar: _Group, digits: list[_Group], height: float) -> bool:
-    """Is a bar lying flat, which line removal took for a piece of a line, the top bar of one of the
-    digits (a 5's or a 7's written apart): short, at the line's top, over a digit's columns?"""
-    if not digits or not BAR[0] * height <= bar.width <= BAR[1] * height:
+def _near_the_top(bar: _Group, digits: list[_Group], height: float) -> bool:
+    """May a bar lying flat, which line removal took for a piece of a line, be a digit's top bar
+    written apart (a 5's, a 7's)? Short, beside or over a digit, level with the digit's top."""
+    if not BAR[0] * height <= bar.width <= BAR[1] * height:
         return False
-    top = float(np.median([d.box[1] for d in digits]))
-    if abs((bar.box[1] + bar.box[3]) / 2 - top) > 0.2 * height:
-        return False
-    spans = [_overlap((bar.box[0], bar.box[2]), (d.box[0], d.box[2])) for d in digits]
-    return max(spans) >= 0.3 * bar.width and _host(bar, digits, height) is not None
+    middle = (bar.box[1] + bar.box[3]) / 2
+    for d in digits:
+        gap = max(d.box[0] - bar.box[2], bar.box[0] - d.box[2])
+        if gap <= 0.15 * height and d.box[1] - 0.25 * height <= middle <= d.box[1] + 0.3 * d.height:
+            return True
+    return False
 
 
 def _host(piece: _Group, digits: list[_Group], height: float) -> int | None:
@@ -856,7 +859,8 @@ def _read_groups(ink: _Ink, line: list[list[_Group]], marks: list[_Group], predi
     chosen = [candidates[n] for n in paths[0][1]]
     digits = [c for c in chosen if c.field is not None]
     boxes = [c.box for c in digits]
-    reasons = [_mark_reason(_left_out(c, atoms), boxes, height) for c in chosen if c.field is None]
+    left_out = [_left_out(c, atoms) for c in chosen if c.field is None]
+    reasons = [_mark_reason(g, boxes, height) for g in left_out if not any(g is bar for bar in ink.lying)]
     if len(paths) > 1 and paths[0][0] - paths[1][0] < CLOSE:
         reasons.append(_close_call(chosen, [candidates[n] for n in paths[1][1]]))
     return [(c.box, c.field, probs[id(c)]) for c in digits], reasons
