@@ -242,6 +242,34 @@ def test_number_set_is_deterministic_and_complete(mnist_test, tmp_path):
     assert not list(tmp_path.glob(".set.*"))
 
 
+def test_the_weights_are_fitted_on_a_number_set(mnist_test, int8_model, tmp_path, capsys):
+    """benchmarks/fit_number_weights.py reads a set's numbers with the reader's own candidates,
+    labels them from each digit's photo alone, and prints weights for every feature (to paste into
+    edge/number.py) and the whole-number accuracy with the current and the fitted weights."""
+    from benchmarks import fit_number_weights
+    from edge.number import WEIGHTS
+
+    rows = number_set.write_set(
+        tmp_path / "set", mnist_test.images[:400], mnist_test.labels[:400], 4, seed=5, conditions=("ink",), workers=1
+    )
+    argv = ["--model", str(int8_model), "--set", str(tmp_path / "set"), "--iterations", "30", "--workers", "1"]
+    assert fit_number_weights.main(argv) == 0
+    out = capsys.readouterr().out
+    fitted = json.loads(out[out.index("{") : out.index("}") + 1].replace(",\n}", "\n}"))
+    assert list(fitted) == list(WEIGHTS)
+    assert all(np.isfinite(list(fitted.values())))
+    row = next(line for line in out.splitlines() if line.startswith(f"| {tmp_path / 'set'} |"))
+    assert f"| {len(rows)} |" in row and row.count("%") == 2
+
+
+def test_fitting_weights_on_a_folder_without_a_set_is_one_line(int8_model, tmp_path, capsys):
+    from benchmarks import fit_number_weights
+
+    assert fit_number_weights.main(["--model", str(int8_model), "--set", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no labels.csv" in err
+
+
 def _set_photo(mnist_test, condition: str, number: int, index: list[int]) -> tuple[Image.Image, list]:
     """Number ``number`` of a condition of the benchmark's number set (seed 0), rendered again, and
     its digits' boxes."""
