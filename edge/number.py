@@ -49,30 +49,31 @@ RUN, RUN_WIDE = 3, 1.6  # a digit is made of at most RUN groups, at most RUN_WID
 HOPELESS = -7.0  # a candidate scoring less than this even were the model sure of it is not read
 SURE = (np.eye(10)[0], np.eye(10)[1])  # the model sure of a digit (a 1 weighs apart)
 # Weights of a candidate digit's score (_features): a conditional random field over the ways to
-# divide a line, fitted on the number sets of seeds 7 and 0 (benchmarks/number_set.py), whose
-# digits' boxes say which candidates are whole digits. Set 23 was kept out to check it.
+# divide a line, fitted by benchmarks/fit_number_weights.py on the number sets of seeds 7 and 0
+# (benchmarks/number_set.py), each candidate labelled from the ink of each digit's photo alone.
+# Set 23 was kept out to check it.
 WEIGHTS = {
-    "bias": -0.83,
-    "logp": 0.06,
-    "margin": 0.47,
-    "short": -3.08,
+    "bias": -0.98,
+    "logp": -0.01,
+    "margin": 0.67,
+    "short": -3.18,
     "tall": -0.04,
-    "wide": 0.52,
-    "wide2": -1.49,
-    "typical": 1.12,
-    "typical2": -1.17,
-    "cut": -1.64,
-    "runs": -2.33,
-    "gap": -1.04,
-    "tight": -1.01,
-    "aspect": -2.78,
-    "one": -0.37,
-    "one_cut": -0.93,
-    "wide_over": -1.38,
-    "typical_over": -0.68,
-    "aspect_over": -0.29,
-    "skip": -2.47,
-    "skip_size": -2.52,
+    "wide": 0.47,
+    "wide2": -1.30,
+    "typical": 0.57,
+    "typical2": -1.34,
+    "cut": -1.88,
+    "runs": -2.12,
+    "gap": -0.67,
+    "tight": -0.07,
+    "aspect": -2.97,
+    "one": -0.87,
+    "one_cut": -1.19,
+    "wide_over": -1.13,
+    "typical_over": -0.59,
+    "aspect_over": -0.06,
+    "skip": -2.55,
+    "skip_size": -1.55,
 }
 CLOSE = 0.5  # a second best way to read the line this close (log-probability) is said
 TALL = 1.8  # a group taller than this is no digit of the line (a margin, the sheet's edge)
