@@ -90,14 +90,7 @@ def lattice(job: tuple[Path, dict]) -> Lattice | None:
         return None
     if not line:
         return None
-    groups = []
-    for digit in line:
-        group = digit[0]
-        for piece in digit[1:]:
-            group = group.join(piece)
-        groups.append(group)
-    height = number._digit_height([g for digit in line for g in digit])
-    atoms = number._atoms(ink, groups, marks, height)
+    atoms, height = number._line_atoms(ink, line, marks)
     candidates = number._candidates(ink, atoms, height)
     fields = [c for c in candidates if c.field is not None]
     probs = dict(zip(map(id, fields), _classifier.predict(np.stack([c.field for c in fields])), strict=True))

@@ -830,6 +830,18 @@ def _best_paths(count: int, scored: list[tuple[int, int, float]]) -> list[tuple[
     return best[-1]
 
 
+def _line_atoms(ink: _Ink, line: list[list[_Group]], marks: list[_Group]) -> tuple[list[_Atom], float]:
+    """The line's digits (each its groups joined) and marks as atoms, and the line's digit height."""
+    groups = []
+    for digit in line:
+        group = digit[0]
+        for g in digit[1:]:
+            group = group.join(g)
+        groups.append(group)
+    height = _digit_height([g for digit in line for g in digit])
+    return _atoms(ink, groups, marks, height), height
+
+
 def _read_groups(ink: _Ink, line: list[list[_Group]], marks: list[_Group], predict: Predict):
     """The line's digits: of every way to divide it into digits (whole groups, runs of groups that
     are pieces of one digit, pieces of groups cut along seams, groups left out as no digit), the one
@@ -838,14 +850,7 @@ def _read_groups(ink: _Ink, line: list[list[_Group]], marks: list[_Group], predi
     Returns ((x0, y0, x1, y1) work box, 28x28 input, probabilities) per digit, and the reasons
     (marks left out, close calls).
     """
-    groups = []
-    for digit in line:
-        group = digit[0]
-        for g in digit[1:]:
-            group = group.join(g)
-        groups.append(group)
-    height = _digit_height([g for digit in line for g in digit])
-    atoms = _atoms(ink, groups, marks, height)
+    atoms, height = _line_atoms(ink, line, marks)
     if not atoms:
         return [], []
     candidates = _candidates(ink, atoms, height)
