@@ -75,7 +75,7 @@ WEIGHTS = {
     "skip": -2.55,
     "skip_size": -1.55,
 }
-CLOSE = 0.5  # a second best way to read the line this close (log-probability) is said
+CLOSE = 0.8  # a second best way to read the line this close (log-probability) is said
 TALL = 1.8  # a group taller than this is no digit of the line (a margin, the sheet's edge)
 SEAM_STEP, SEAM_BEND = 1, 0.1  # a seam moves at most this many columns a row, paying this a column
 SEAMS = 4  # the cheapest seams tried, each way
