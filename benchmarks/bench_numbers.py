@@ -22,9 +22,6 @@ numbers beside the 28x28 inputs the model saw). No TensorFlow: runs in the edge 
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -236,22 +233,8 @@ def run(args: argparse.Namespace) -> dict:
         shown = misread_sheet(set_dir, results, args.out / "misread.png")
     source = f"set {args.set}" if args.set else f"seed {args.seed}"
     table = markdown(summary, f"Numbers: {args.model.name}, {len(results)} numbers ({source})")
-    report = {
-        "model": str(args.model),
-        "set": str(args.set) if args.set else None,
-        "seed": None if args.set else args.seed,
-        "per_condition": None if args.set else args.per_condition,
-        "threads": args.threads,
-        **summary,
-        "timing": {"render_s": render_s, "measure_s": measure_s, "total_s": time.perf_counter() - started},
-        "machine": {"python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count()},
-        "misread_shown": shown,
-        "results": [{k: v for k, v in r.items() if not k.startswith("_")} for r in results],
-    }
-    from edge.files import write_atomic
-
-    write_atomic(args.out / "numbers.json", json.dumps(report, indent=1) + "\n")
-    write_atomic(args.out / "numbers.md", table)
+    timing = {"render_s": render_s, "measure_s": measure_s, "total_s": time.perf_counter() - started}
+    report = rendered_sets.write_report(args, "numbers", table, summary, results, timing, misread_shown=shown)
     print(table)
     print(
         f"reading: {measure_s:.1f} s"

@@ -18,9 +18,7 @@ photos next to the 28x28 input the model saw). No TensorFlow: runs in the edge e
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
 import statistics
 import sys
 import time
@@ -286,21 +284,10 @@ def run(args: argparse.Namespace) -> dict:
     source = f"set {args.set}" if args.set else f"seed {args.seed}"
     title = f"Photos: {args.model.name}, {len(results)} photos ({source})"
     table = markdown(summary, title)
-    report = {
-        "model": str(args.model),
-        "set": str(args.set) if args.set else None,
-        "seed": None if args.set else args.seed,
-        "per_condition": None if args.set else args.per_condition,
-        "threads": args.threads,
-        **summary,
-        "timing": {"render_s": render_s, "measure_s": measure_s, "total_s": time.perf_counter() - started},
-        "machine": {"python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count()},
-        "cold_start": startup,
-        "misread_shown": shown,
-        "results": [{k: v for k, v in r.items() if not k.startswith("_")} for r in results],
-    }
-    (args.out / "photos.json").write_text(json.dumps(report, indent=1) + "\n")
-    (args.out / "photos.md").write_text(table)
+    timing = {"render_s": render_s, "measure_s": measure_s, "total_s": time.perf_counter() - started}
+    report = rendered_sets.write_report(
+        args, "photos", table, summary, results, timing, cold_start=startup, misread_shown=shown
+    )
     print(table)
     for which, figures in (startup or {}).items():
         print(

@@ -135,23 +135,12 @@ def lattice(job: tuple[Path, dict]) -> Lattice | None:
 
 
 def best_path(lat: Lattice, score: np.ndarray, allowed: np.ndarray | None = None) -> list[int] | None:
-    """The candidates of the best division (Viterbi over the boundaries), or None if there is none."""
-    best = np.full(lat.nodes, -np.inf)
-    best[0] = 0.0
-    back = np.full(lat.nodes, -1)
-    for c in np.argsort(lat.end, kind="stable"):
-        if allowed is not None and not allowed[c]:
-            continue
-        value = best[lat.start[c]] + score[c]
-        if value > best[lat.end[c]]:
-            best[lat.end[c]], back[lat.end[c]] = value, c
-    if not np.isfinite(best[-1]):
-        return None
-    path, node = [], lat.nodes - 1
-    while node != 0:
-        path.append(int(back[node]))
-        node = lat.start[back[node]]
-    return path[::-1]
+    """The candidates of the best division (the reader's own dynamic programme), or None if there is none."""
+    from edge.number import _best_paths
+
+    steps = np.flatnonzero(allowed) if allowed is not None else np.arange(len(score))
+    paths = _best_paths(lat.nodes, [(int(lat.start[c]), int(lat.end[c]), float(score[c])) for c in steps])
+    return [int(steps[n]) for n in paths[0][1]] if paths else None
 
 
 def read(lat: Lattice, weights: np.ndarray) -> str:

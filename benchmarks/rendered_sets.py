@@ -4,7 +4,9 @@ model and MNIST arguments, the classifier, and the set, read from disk or render
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import platform
 import sys
 import tempfile
 import time
@@ -76,3 +78,28 @@ def set_rows(args: argparse.Namespace, maker: ModuleType, what: str) -> Iterator
         render_s = time.perf_counter() - started
         progress(f"rendered {len(rows)} {what} in {render_s:.1f} s")
         yield set_dir, rows, render_s
+
+
+def write_report(
+    args: argparse.Namespace, name: str, table: str, summary: dict, results: list[dict], timing: dict, **extra
+) -> dict:
+    """The run's report (what was measured, how, on what machine, each result): written with the
+    markdown ``table`` to OUT/``name``.json and OUT/``name``.md (each whole or not at all)."""
+    from edge.files import write_atomic
+
+    report = {
+        "model": str(args.model),
+        "set": str(args.set) if args.set else None,
+        "seed": None if args.set else args.seed,
+        "per_condition": None if args.set else args.per_condition,
+        "threads": args.threads,
+        **summary,
+        "timing": timing,
+        "machine": {"python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count()},
+        **extra,
+        "results": [{k: v for k, v in r.items() if not k.startswith("_")} for r in results],
+    }
+    args.out.mkdir(parents=True, exist_ok=True)
+    write_atomic(args.out / f"{name}.json", json.dumps(report, indent=1) + "\n")
+    write_atomic(args.out / f"{name}.md", table)
+    return report
