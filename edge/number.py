@@ -31,7 +31,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import numpy as np
 
@@ -76,6 +76,7 @@ WEIGHTS = {
     "skip_size": -1.55,
 }
 CLOSE = 0.8  # a second best way to read the line this close (log-probability) is said
+UNCLEAR = 0.8  # a digit the model gives less than this probability is said
 TALL = 1.8  # a group taller than this is no digit of the line (a margin, the sheet's edge)
 SEAM_STEP, SEAM_BEND = 1, 0.1  # a seam moves at most this many columns a row, paying this a column
 SEAMS = 4  # the cheapest seams tried, each way
@@ -145,9 +146,9 @@ def read_file(path: str | Path, predict: Predict) -> Number:
         raise type(e)(f"{path}: {e}") from None
 
 
-def original_size(path: str | Path, loaded: Image.Image) -> tuple[int, int]:
-    """The upright size of the photo in ``path``: a big JPEG is decoded reduced (load_image), but boxes
-    are given in the photo's own pixels."""
+def original_size(path: str | Path | BinaryIO, loaded: Image.Image) -> tuple[int, int]:
+    """The upright size of the photo in ``path`` (a file, or an upload's bytes as a stream): a big JPEG
+    is decoded reduced (load_image), but boxes are given in the photo's own pixels."""
     from PIL import Image
 
     with Image.open(path) as image:
@@ -197,7 +198,12 @@ def read_number(image: Image.Image, predict: Predict, size: tuple[int, int] | No
             math.ceil((y1 - y0) * scale_y),
         )
         out.append(Digit(best, float(probs[best]), box, image28))
-    return Number(out, reasons + split_reasons)
+    unclear = [
+        f"digit {k} is unclear (the model gives it {d.probability:.0%})"
+        for k, d in enumerate(out, 1)
+        if d.probability < UNCLEAR
+    ]
+    return Number(out, reasons + split_reasons + unclear)
 
 
 # --------------------------------------------------------------------------------------------

@@ -1,14 +1,19 @@
-"""The digit classifier as a web page and a JSON API, served from the Pi: draw, photograph or film a digit.
+"""The digit classifier as a web page and a JSON API, served from the Pi: draw, photograph or film a
+digit, or photograph a whole number.
 
     python edge/serve.py --model mnist_int8.tflite [--host 0.0.0.0] [--port 8000] [--threads N|auto]
 
 Open http://127.0.0.1:8000/ (or, with ``--host 0.0.0.0``, the LAN address it prints, from a
-phone). The page (edge/web/) draws, uploads or films a digit and shows the answer; scripts use
-the API:
+phone). The page (edge/web/) draws, uploads or films a digit, or reads a number from a photo, and
+shows the answer; scripts use the API:
 
     POST /api/classify   the image as the body, or as the multipart field "image"; ?top_k=K (default 3)
                          -> what ``classify.py --json`` prints for one image, plus "input_png" (the
                          28x28 input the model saw, a data URL), "time_ms" and "model_ms"
+    POST /api/number     the photo of a number, sent as for /api/classify -> what ``classify.py --number
+                         --json`` prints for it (edge/number.py: "number", "digits" with each one's
+                         probability and box in the photo's pixels, "uncertain" and "reason" when
+                         unsure), each digit with its "input_png", and "time_ms" for the whole reading
     GET  /api/model      the model: file, variant, input type, class names, runtime, upload limit
 
 Why the standard library's ``http.server`` and not a server package: the Pi installs nothing
@@ -99,8 +104,8 @@ class StartError(Exception):
 class DigitService:
     """The model, loaded once, and what every front end (the API, the Pi's camera) asks of it.
 
-    The interpreter is not safe to call from two threads at once, so ``predict`` holds a lock;
-    decoding and preprocessing happen before it, in the caller's thread.
+    The interpreter is not safe to call from two threads at once, so ``predict`` and
+    ``predict_batch`` hold a lock; decoding and preprocessing happen before it, in the caller's thread.
     """
 
     def __init__(self, classifier: Any, model_path: str | Path):
@@ -128,8 +133,12 @@ class DigitService:
 
     def predict(self, image: Any) -> Any:
         """One uint8 28x28 image -> its probabilities, one interpreter call at a time."""
+        return self.predict_batch(image[None])[0]
+
+    def predict_batch(self, images: Any) -> Any:
+        """uint8 (N, 28, 28) images -> (N, classes) probabilities, under the lock: edge/number.py's ``predict``."""
         with self._lock:
-            return self.classifier.predict(image[None])[0]
+            return self.classifier.predict(images)
 
     def read_image(self, image: Any, name: str, top_k: int = TOP_K, started: float | None = None) -> dict[str, Any]:
         """A decoded picture -> the ``classify.py --json`` record, plus the model's input and the time taken.
@@ -160,6 +169,30 @@ class DigitService:
         with self._working:
             started = time.perf_counter()
             return self.read_image(load_image(data, name), name, top_k, started)
+
+    def read_number(self, data: bytes, name: str) -> dict[str, Any]:
+        """An uploaded photo of a number -> ``classify.py --number --json``'s record (boxes in the photo's
+        own pixels, as for a file), each digit with the 28x28 input the model saw, and the time taken.
+
+        Raises :class:`edge.preprocess.ImageError` (NoDigitError for no digit), its message starting with ``name``.
+        """
+        from .number import original_size, read_number
+        from .preprocess import ImageError, load_image
+
+        with self._working:  # a number is read by the request's thread, like a digit: a core each
+            started = time.perf_counter()
+            image = load_image(data, name)
+            try:
+                # As number.read_file does for a file: a big JPEG is decoded reduced, its boxes are not.
+                number = read_number(image, self.predict_batch, original_size(io.BytesIO(data), image))
+            except ImageError as e:
+                raise type(e)(f"{name}: {e}") from None
+            done = time.perf_counter()
+        record = number.record(name, self.names)
+        for entry, digit in zip(record["digits"], number.digits, strict=True):
+            entry["input_png"] = png_data_url(digit.image)
+        record["time_ms"] = round((done - started) * 1000, 2)
+        return record
 
     def describe(self) -> dict[str, Any]:
         """What GET /api/model answers: enough for a page or a script to know what it talks to."""
@@ -238,6 +271,7 @@ class DigitServer(ThreadingHTTPServer):
         self.routes: dict[tuple[str, str], Route] = {
             ("GET", "/api/model"): _model_route,
             ("POST", "/api/classify"): _classify_route,
+            ("POST", "/api/number"): _number_route,
         }
         for path in self.static:
             self.routes[("GET", path)] = _static_route
@@ -495,13 +529,23 @@ def _model_route(handler: Handler) -> None:
 
 
 def _classify_route(handler: Handler) -> None:
+    top_k = _top_k(handler.query("top_k"))
+    _answer_upload(handler, lambda data, name: handler.server.service.read_bytes(data, name, top_k))
+
+
+def _number_route(handler: Handler) -> None:
+    _answer_upload(handler, handler.server.service.read_number)
+
+
+def _answer_upload(handler: Handler, read: Callable[[bytes, str], dict[str, Any]]) -> None:
+    """The uploaded image (the body, or the form field "image") through ``read``: its record, or the
+    image's 4xx (image_status) with the one-line message. Both image endpoints answer alike."""
     from .preprocess import ImageError
 
-    top_k = _top_k(handler.query("top_k"))
     body = handler.read_body()
     data, name = image_from_request(body, handler.headers.get("Content-Type", ""), handler.query("name"))
     try:
-        record = handler.server.service.read_bytes(data, name, top_k)
+        record = read(data, name)
     except ImageError as e:
         raise RequestError(image_status(e), str(e)) from None
     handler.send_json(HTTPStatus.OK, record)
@@ -688,11 +732,11 @@ def _parser() -> Any:
     from .command_line import HelpFormatter, OneLineParser
 
     parser = OneLineParser(
-        description="Serve a web page (draw, photograph or film a digit) and a JSON API that classify digits "
-        "with a TFLite model; no TensorFlow.",
+        description="Serve a web page (draw, photograph or film a digit, or photograph a number) and a JSON API "
+        "that classify digits with a TFLite model; no TensorFlow.",
         formatter_class=HelpFormatter,
         epilog="Ctrl-C stops it. API: POST /api/classify (the image as the body or the form field 'image'), "
-        "GET /api/model",
+        "POST /api/number (a photo of a number, sent the same way), GET /api/model",
     )
     parser.add_argument("-m", "--model", required=True, help=".tflite file written by mnist-convert")
     add_interpreter_arguments(parser)

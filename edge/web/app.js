@@ -4,8 +4,9 @@
 // A mode is a tab button (data-mode="x") and a section (data-panel="x") in index.html, and
 // registerMode("x", {start, stop}) here: start() runs when its tab is chosen, stop() when another
 // is. A mode sends an image with classify() and shows what comes back with showAnswer(); a mode
-// that reads something else (a several-digit number, say) adds its own endpoint and renderer the
-// same way. Nothing is loaded from anywhere but the Pi.
+// that reads something else adds its own endpoint and renderer the same way, as "number" does
+// (readNumber() and showNumber(): a several-digit number from one photo, edge/number.py). Nothing
+// is loaded from anywhere but the Pi.
 
 const $ = (selector) => document.querySelector(selector);
 const LIVE_BOX = 0.6; // the live camera reads the middle 60% of the square view (style.css .box)
@@ -34,14 +35,23 @@ async function readJson(response) {
   return body;
 }
 
-async function classify(blob, name) {
+// An image to one of the Pi's image endpoints, as the form field "image"; too large is said before sending.
+async function postImage(path, blob, name) {
   const limit = state.model ? state.model.max_upload_bytes : Infinity;
   if (blob.size > limit) {
     throw new ApiError(`${name} is ${(blob.size / 1e6).toFixed(1)} MB; this Pi takes up to ${limit / 1e6} MB`, 413);
   }
   const form = new FormData();
   form.append("image", blob, name);
-  return readJson(await fetch("api/classify?top_k=3", { method: "POST", body: form }));
+  return readJson(await fetch(path, { method: "POST", body: form }));
+}
+
+function classify(blob, name) {
+  return postImage("api/classify?top_k=3", blob, name);
+}
+
+function readNumber(blob, name) {
+  return postImage("api/number", blob, name);
 }
 
 // -- the answer panel -----------------------------------------------------------------------------
@@ -52,23 +62,35 @@ function setState(name, source) {
   panel.dataset.source = source || "";
 }
 
+// The panel shows one digit (its top three, its input) or a number (each digit and its input).
+function showView(kind) {
+  $("#digit-answer").hidden = kind !== "digit";
+  $("#number-answer").hidden = kind !== "number";
+  if (kind !== "number") delete $("#answer").dataset.number;
+}
+
+function label(digit, given) {
+  const names = (state.model && state.model.classes) || [];
+  return given || names[digit] || String(digit);
+}
+
 function showAnswer(record, source) {
   state.answers += 1;
   const panel = $("#answer");
   setState("answer", source);
+  showView("digit");
   panel.dataset.digit = String(record.digit);
   panel.dataset.count = String(state.answers);
-  const names = (state.model && state.model.classes) || [];
   const digit = $("#digit");
-  digit.textContent = record.label || names[record.digit] || String(record.digit);
+  digit.textContent = label(record.digit, record.label);
   digit.className = "digit";
   $("#probability").textContent = percent(record.probability);
   const bars = $("#bars");
   bars.replaceChildren(
     ...record.top_k.map((entry) => {
       const item = document.createElement("li");
-      const label = document.createElement("span");
-      label.textContent = names[entry.digit] || String(entry.digit);
+      const name = document.createElement("span");
+      name.textContent = label(entry.digit);
       const track = document.createElement("span");
       track.className = "track";
       const fill = document.createElement("span");
@@ -78,7 +100,7 @@ function showAnswer(record, source) {
       const pct = document.createElement("span");
       pct.className = "pct";
       pct.textContent = percent(entry.probability);
-      item.append(label, track, pct);
+      item.append(name, track, pct);
       return item;
     }),
   );
@@ -88,9 +110,46 @@ function showAnswer(record, source) {
   showMessage("");
 }
 
+// /api/number's record: the number in large type, why it may be wrong, and each digit with its
+// probability and the 28x28 input the model saw. The boxes over the photo are the mode's own.
+function showNumber(record, source) {
+  state.answers += 1;
+  const panel = $("#answer");
+  setState("answer", source);
+  showView("number");
+  delete panel.dataset.digit;
+  panel.dataset.number = record.number;
+  panel.dataset.count = String(state.answers);
+  $("#number").textContent = record.number;
+  const note = $("#number-uncertain");
+  note.textContent = record.uncertain ? `uncertain: ${record.reason}` : "";
+  note.hidden = !record.uncertain;
+  $("#number-digits").replaceChildren(
+    ...record.digits.map((entry, k) => {
+      const item = document.createElement("li");
+      const input = document.createElement("img");
+      input.src = entry.input_png;
+      input.width = input.height = 56;
+      input.alt = `digit ${k + 1}: the 28x28 input the model saw`;
+      const digit = document.createElement("span");
+      digit.className = "number-digit";
+      digit.textContent = label(entry.digit, entry.label);
+      const pct = document.createElement("span");
+      pct.className = "pct";
+      pct.textContent = percent(entry.probability);
+      item.append(input, digit, pct);
+      return item;
+    }),
+  );
+  const count = record.digits.length;
+  $("#timing").textContent = `The Pi took ${record.time_ms.toFixed(1)} ms to read ${count} digit${count === 1 ? "" : "s"}`;
+  showMessage("");
+}
+
 function showNoDigit(message, source) {
   state.answers += 1;
   setState("no-digit", source);
+  showView("digit");
   $("#answer").dataset.count = String(state.answers);
   delete $("#answer").dataset.digit;
   const digit = $("#digit");
@@ -114,6 +173,7 @@ function showError(error, source) {
 
 function clearAnswer() {
   setState("empty", "");
+  showView("digit");
   delete $("#answer").dataset.digit;
   const digit = $("#digit");
   digit.textContent = "\u2013";
@@ -225,9 +285,9 @@ registerMode("draw", (() => {
   return { start() {}, stop() { clearTimeout(timer); } };
 })());
 
-// Photo: a phone's camera (capture) or any image file; sent as it is, the Pi does the rest.
-registerMode("photo", (() => {
-  const preview = $("#photo-preview");
+// A photo from a phone's camera (capture) or any image file, for the modes that take one: shown in
+// the preview, then given to send(file, name) as it is (the Pi does the rest).
+function photoInputs(inputs, preview, send) {
   async function chosen(event) {
     const file = event.target.files[0];
     event.target.value = ""; // the same file can be chosen again
@@ -235,16 +295,79 @@ registerMode("photo", (() => {
     if (preview.src) URL.revokeObjectURL(preview.src);
     preview.src = URL.createObjectURL(file);
     preview.hidden = false;
+    await send(file, file.name || "photo.jpg");
+  }
+  for (const input of inputs) input.addEventListener("change", chosen);
+}
+
+// Photo: one digit.
+registerMode("photo", (() => {
+  photoInputs([$("#photo-capture"), $("#photo-file")], $("#photo-preview"), async (file, name) => {
     setState("waiting", "photo");
     try {
-      showAnswer(await classify(file, file.name || "photo.jpg"), "photo");
+      showAnswer(await classify(file, name), "photo");
     } catch (error) {
       showError(error, "photo");
     }
-  }
-  $("#photo-capture").addEventListener("change", chosen);
-  $("#photo-file").addEventListener("change", chosen);
+  });
   return {};
+})());
+
+// Number: every digit on a line of writing in one photo (api/number, edge/number.py), a box drawn
+// around each on the photo.
+registerMode("number", (() => {
+  const preview = $("#number-preview");
+  const boxes = $("#number-boxes");
+
+  // Boxes come in the photo's own (upright) pixels; as shares of its size they fit the photo at
+  // whatever size it is shown (a phone's narrow screen included), and follow it when that changes.
+  async function drawBoxes(record) {
+    try {
+      await preview.decode();
+    } catch {
+      return; // a photo this browser cannot show (the Pi could read it): the answer alone
+    }
+    const width = preview.naturalWidth;
+    const height = preview.naturalHeight;
+    boxes.replaceChildren(
+      ...record.digits.map((entry) => {
+        const [x, y, w, h] = entry.box;
+        const box = document.createElement("div");
+        box.className = "box";
+        box.style.left = `${(100 * x) / width}%`;
+        box.style.top = `${(100 * y) / height}%`;
+        box.style.width = `${(100 * w) / width}%`;
+        box.style.height = `${(100 * h) / height}%`;
+        const tag = document.createElement("span");
+        tag.textContent = label(entry.digit, entry.label);
+        box.append(tag);
+        return box;
+      }),
+    );
+  }
+
+  let sent = 0; // a photo chosen while the last is still being read: only the newest answer is shown
+  photoInputs([$("#number-capture"), $("#number-file")], preview, async (file, name) => {
+    const mine = ++sent;
+    boxes.replaceChildren();
+    preview.alt = "The photo sent";
+    setState("waiting", "number");
+    try {
+      const record = await readNumber(file, name);
+      if (mine !== sent) return;
+      showNumber(record, "number");
+      preview.alt = `The photo sent, with a box around each digit of ${record.number}`;
+      await drawBoxes(record);
+    } catch (error) {
+      if (mine === sent) showError(error, "number");
+    }
+  });
+  return {
+    stop() {
+      boxes.replaceChildren(); // its answer is cleared with the tab; so are the boxes that go with it
+      preview.hidden = true;
+    },
+  };
 })());
 
 // Live camera: the browser's camera; the box in the middle is sent a few times a second.

@@ -238,6 +238,125 @@ def test_uploading_a_photo_shows_its_digit(server, browser, digits, tmp_path):
     assert answer["state"] == "no-digit" and answer["shown"] == "no digit" and "no digit found" in answer["message"]
 
 
+def number_photo(mnist_test, condition: str, seed: int, k: int, count: int) -> tuple[bytes, str]:
+    """A photo of a number written with real MNIST test digits (benchmarks/number_set.py) and its suffix."""
+    from benchmarks import number_set, photo_set
+
+    index = np.random.default_rng([seed, k]).choice(len(mnist_test.images), 40, replace=False)
+    digits = [mnist_test.images[i] for i in index if photo_set.usable(mnist_test.images[i])][:count]
+    (data, suffix), _, _ = number_set.render_number(condition, digits, seed, k, alone=True)
+    return data, suffix
+
+
+def shown_number(driver) -> dict:
+    """What the Number tab shows: the number, each digit's line and input, the note, the boxes against the photo."""
+    return driver.execute_script(
+        """
+        const preview = document.getElementById('number-preview').getBoundingClientRect();
+        const note = document.getElementById('number-uncertain');
+        return {
+          number: document.getElementById('number').textContent,
+          shown: !document.getElementById('number-answer').hidden,
+          single: !document.getElementById('digit-answer').hidden,
+          digits: [...document.querySelectorAll('#number-digits li')].map((li) => ({
+            text: li.innerText.replace(/\\s+/g, ' ').trim(),
+            input: li.querySelector('img').naturalWidth,
+          })),
+          note: note.hidden ? null : note.textContent,
+          preview: [preview.left, preview.top, preview.width, preview.height],
+          natural: [document.getElementById('number-preview').naturalWidth,
+                    document.getElementById('number-preview').naturalHeight],
+          boxes: [...document.querySelectorAll('#number-boxes .box')].map((b) => {
+            const r = b.getBoundingClientRect();
+            return { rect: [r.left, r.top, r.width, r.height], label: b.textContent };
+          }),
+          overflow: document.documentElement.scrollWidth - document.documentElement.clientWidth,
+          tabs: new Set([...document.querySelectorAll('.tabs button:not([hidden])')].map(
+            (b) => b.getBoundingClientRect().top)).size,
+        };
+        """
+    )
+
+
+def check_boxes(shown: dict, number) -> None:
+    """One box per digit, where the digit is on the photo as shown (photo pixels scaled to the preview)."""
+    left, top, width, height = shown["preview"]
+    scale_x, scale_y = width / shown["natural"][0], height / shown["natural"][1]
+    assert len(shown["boxes"]) == len(number.digits), shown
+    for box, digit in zip(shown["boxes"], number.digits, strict=True):
+        x, y, w, h = digit.box
+        want = [left + x * scale_x, top + y * scale_y, w * scale_x, h * scale_y]
+        assert np.allclose(box["rect"], want, atol=1.5), (box, want)
+        assert box["label"] == str(digit.digit)
+
+
+def test_reading_a_number_shows_each_digit_its_input_and_its_box(server, browser, mnist_test, tflite_models, tmp_path):
+    """The Number tab: a photo of a number uploaded, the number in large type, each digit with its probability
+    and 28x28 input, a box over each digit on the photo; on a phone-wide screen too. What is shown is what
+    ``classify.py --number`` reads from the file (edge.number.read_file)."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from edge.number import read_file
+    from edge.runtime import Classifier
+
+    classifier = Classifier(tflite_models["int8"])
+    # A sure reading and an uncertain one: photos of numbers of 3-4 digits, the first of each kind.
+    sure = uncertain = None
+    for k in range(12):
+        data, suffix = number_photo(mnist_test, "ink", 4321, k, 3 + k % 2)
+        photo = tmp_path / f"number{k}{suffix}"
+        photo.write_bytes(data)
+        number = read_file(photo, classifier.predict)
+        if number.uncertain and uncertain is None:
+            uncertain = (photo, number)
+        elif not number.uncertain and sure is None and len(number.digits) > 1:
+            sure = (photo, number)
+    assert sure and uncertain, "no sure or no uncertain reading among 12 numbers"
+
+    open_page(browser, server)
+    browser.find_element("css selector", '.tabs button[data-mode="number"]').click()
+    count = 0
+    for photo, number in (sure, uncertain):
+        browser.find_element("id", "number-file").send_keys(str(photo))
+        answer = wait_for_answer(browser, "number", count)
+        count = answer["count"]
+        assert answer["state"] == "answer" and answer["message"] == "", answer
+        boxes = len(number.digits)
+        WebDriverWait(browser, WAIT).until(lambda d, boxes=boxes: len(shown_number(d)["boxes"]) == boxes)
+        shown = shown_number(browser)
+        assert shown["shown"] and not shown["single"], shown
+        assert shown["number"] == number.text() == browser.find_element("id", "answer").get_attribute("data-number")
+        record = number.record(photo.name, [str(d) for d in range(10)])
+        want = [f"{d['digit']} {d['probability']:.1%}" for d in record["digits"]]
+        assert [d["text"] for d in shown["digits"]] == want
+        assert [d["input"] for d in shown["digits"]] == [28] * len(number.digits)
+        assert shown["note"] == (f"uncertain: {'; '.join(number.reasons)}" if number.uncertain else None), shown
+        check_boxes(shown, number)
+        assert re.fullmatch(rf"The Pi took \d+\.\d ms to read {len(number.digits)} digits", answer["timing"])
+        browser.save_screenshot(str(ARTIFACTS / f"number-{'uncertain' if number.uncertain else 'sure'}.png"))
+
+    browser.set_window_size(390, 844)  # a phone: the photo narrower, the boxes still on the digits
+    try:
+        WebDriverWait(browser, WAIT).until(lambda d: shown_number(d)["preview"][2] < 380)
+        shown = shown_number(browser)
+        check_boxes(shown, uncertain[1])
+        assert shown["overflow"] <= 0 and shown["tabs"] == 1, f"the page does not fit a phone's screen: {shown}"
+        browser.save_screenshot(str(ARTIFACTS / "number-phone.png"))
+        browser.execute_script("document.getElementById('answer').scrollIntoView()")
+        browser.save_screenshot(str(ARTIFACTS / "number-phone-answer.png"))
+    finally:
+        browser.set_window_size(1100, 820)
+
+    blank = tmp_path / "blank.png"  # paper with nothing on it: the page says so
+    Image.fromarray(np.full((600, 800, 3), 225, np.uint8)).save(blank)
+    browser.find_element("id", "number-capture").send_keys(str(blank))
+    answer = wait_for_answer(browser, "number", count)
+    assert answer["state"] == "no-digit" and "no digit found" in answer["message"], answer
+    assert browser.find_element("id", "number-answer").is_displayed() is False
+    browser.find_element("css selector", '.tabs button[data-mode="photo"]').click()  # the other modes: one digit
+    assert browser.find_element("id", "digit-answer").is_displayed()
+
+
 def test_the_live_camera_follows_the_digit(server, browser, fake_camera):
     _, label = fake_camera
     open_page(browser, server)

@@ -18,7 +18,7 @@ from PIL import Image, ImageDraw
 
 from benchmarks import number_set, photo_set
 from edge import classify
-from edge.number import read_file, read_number
+from edge.number import UNCLEAR, read_file, read_number
 from edge.preprocess import NoDigitError
 
 SEED = 4321
@@ -76,6 +76,20 @@ def test_numbers_of_every_condition_read_as_written(condition, numbers, rendered
     assert sum(a == b for a, b in zip(read, expected, strict=True)) >= len(expected) - 2, f"{read} vs {expected}"
 
 
+def test_a_digit_the_model_is_unsure_of_is_said(numbers, rendered, int8_classifier):
+    """A digit read with less than UNCLEAR probability makes the number uncertain, naming that digit;
+    a sure one never does. (The small test model is unsure of some photos: both cases occur.)"""
+    unsure = sure = 0
+    for c, k, _ in numbers:
+        number = read_number(Image.open(io.BytesIO(rendered[c, k][0])), int8_classifier.predict)
+        for place, digit in enumerate(number.digits, 1):
+            said = any(r.startswith(f"digit {place} is unclear") for r in number.reasons)
+            assert said == (digit.probability < UNCLEAR), f"{c} {k}: {number.line('n', list('0123456789'))}"
+            unsure += said
+            sure += not said
+    assert unsure and sure
+
+
 def _paint_number(mnist_test, index: list[int], k: int = 0) -> tuple[Image.Image, list]:
     digits = [mnist_test.images[i] for i in index]
     (data, _), _, boxes = number_set.render_number("paint", digits, SEED + 1, k, alone=True)
@@ -94,7 +108,8 @@ def test_json_boxes_are_in_the_photos_own_pixels(mnist_test, int8_model, tmp_pat
     big.transpose(Image.Transpose.ROTATE_90).save(path, "JPEG", quality=92, exif=exif.tobytes())
     assert classify.main(["--model", str(int8_model), "--number", "--json", str(path)]) == 0
     record = json.loads(capsys.readouterr().out)
-    assert set(record) == {"file", "number", "digits"}
+    assert set(record) - {"uncertain", "reason"} == {"file", "number", "digits"}
+    assert ("uncertain" in record) == ("reason" in record)
     assert record["file"] == str(path)
     assert len(record["number"]) == len(record["digits"]) == 4
     assert record["number"] == "".join(str(d["digit"]) for d in record["digits"])

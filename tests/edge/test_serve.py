@@ -227,6 +227,145 @@ def test_keep_alive_serves_several_requests_on_one_connection(server, sample):
         connection.close()
 
 
+# -- numbers: POST /api/number ---------------------------------------------------------------------------
+
+NUMBER_SEED = 4321  # the digits tests/edge/test_edge_number.py writes as numbers
+
+
+@pytest.fixture(scope="module")
+def number_digits(mnist_test) -> list[np.ndarray]:
+    """Three real MNIST test digits to write as a number (the first number of test_edge_number.py)."""
+    from benchmarks import photo_set
+
+    index = np.random.default_rng(NUMBER_SEED).choice(len(mnist_test.images), 60, replace=False)
+    return [mnist_test.images[i] for i in index if photo_set.usable(mnist_test.images[i])][:3]
+
+
+def _number_photo(condition: str, digits: list[np.ndarray]) -> tuple[bytes, str, list[tuple[int, int, int, int]]]:
+    """A rendered photo of the number (benchmarks/number_set.py), its file suffix and each digit's box."""
+    from benchmarks import number_set
+
+    (data, suffix), _, boxes = number_set.render_number(condition, digits, NUMBER_SEED, 0, alone=True)
+    return data, suffix, boxes
+
+
+def _iou(a, b) -> float:
+    ax, ay, aw, ah = a
+    bx, by, bw, bh = b
+    w = max(0, min(ax + aw, bx + bw) - max(ax, bx))
+    h = max(0, min(ay + ah, by + bh) - max(ay, by))
+    return w * h / float(aw * ah + bw * bh - w * h)
+
+
+def _inputs(answer: dict) -> list[np.ndarray]:
+    """Each digit's input_png, decoded; the answer keeps the rest (what --number --json prints)."""
+    return [decoded_input({"input_png": d.pop("input_png")}) for d in answer["digits"]]
+
+
+def test_a_photo_of_a_number_is_read_as_edge_number_reads_it(server, number_digits, int8_classifier):
+    """The answer is edge.number.read_number's record for the same bytes, each digit with its 28x28
+    input, the boxes where the digits are in the photo's pixels."""
+    from edge.number import read_number
+
+    data, suffix, boxes = _number_photo("paint", number_digits)
+    status, answer = server.json("POST", f"/api/number?name=number{suffix}", data)
+    assert status == 200, answer
+    assert answer.pop("time_ms") > 0
+    inputs = _inputs(answer)
+    expected = read_number(Image.open(io.BytesIO(data)), int8_classifier.predict)
+    assert answer == expected.record(f"number{suffix}", [str(d) for d in range(10)])
+    assert len(answer["digits"]) == len(number_digits) and len(answer["number"]) == len(number_digits)
+    width, height = Image.open(io.BytesIO(data)).size
+    for digit, box, seen, want in zip(answer["digits"], boxes, inputs, expected.digits, strict=True):
+        x, y, w, h = digit["box"]
+        assert min(x, y) >= 0 and x + w <= width and y + h <= height, (digit["box"], (width, height))
+        assert _iou(digit["box"], box) > 0.5, f"box {digit['box']}, the digit is at {box}"
+        assert seen.shape == (28, 28) and seen.dtype == np.uint8 and np.array_equal(seen, want.image)
+
+
+def test_a_big_phone_photo_of_a_number_is_read_as_classify_number_reads_it(server, number_digits, int8_model, tmp_path):
+    """A photo larger than the work size, sent as a form field: the answer is what ``classify.py --number
+    --json`` prints for the file, and the boxes are in the photo's own pixels, not the decoded ones."""
+    from edge.preprocess import load_image
+
+    data, _, boxes = _number_photo("ink", number_digits)
+    small = Image.open(io.BytesIO(data))
+    scale = 2.7  # a 9-megapixel photo: decoded at half size (load_image's JPEG draft), boxes in full pixels
+    big = small.resize((round(small.width * scale), round(small.height * scale)), Image.Resampling.BICUBIC)
+    photo = tmp_path / "IMG_2026.jpg"
+    big.save(photo, "JPEG", quality=85)
+    assert photo.stat().st_size < MAX_UPLOAD_MB * 1e6
+    assert load_image(photo).width < big.width  # the server reads it reduced too
+    body, content_type = multipart("image", photo.name, photo.read_bytes(), "image/jpeg")
+    status, answer = server.json("POST", "/api/number", body, {"Content-Type": content_type})
+    assert status == 200, answer
+    assert answer.pop("time_ms") > 0
+    inputs = _inputs(answer)
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "edge" / "classify.py"), "--model", str(int8_model), "--number", "--json", photo],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert answer == {**json.loads(result.stdout), "file": photo.name}
+    assert len(answer["digits"]) == len(number_digits)
+    for digit, box, seen in zip(answer["digits"], boxes, inputs, strict=True):
+        x, y, w, h = digit["box"]
+        assert x + w <= big.width and y + h <= big.height
+        assert _iou(digit["box"], [round(v * scale) for v in box]) > 0.5, (digit["box"], box)
+        assert seen.shape == (28, 28)
+
+
+def test_numbers_and_digits_read_at_once_each_get_their_own_answer(server, number_digits, sample):
+    """Numbers (a batch per call) and digits share the one interpreter under its lock."""
+    number = _number_photo("paint", number_digits)[0]
+    digits = [png_bytes(sample[0][i]) for i in range(8)]
+    want_number = server.json("POST", "/api/number", number)[1]["digits"]
+    want_digits = [server.json("POST", "/api/classify", b)[1]["top_k"] for b in digits]
+    got: dict[tuple[str, int], list] = {}
+
+    def client(k: int) -> None:
+        for i in range(k, 8, 4):
+            got["number", i] = server.json("POST", "/api/number", number)[1]["digits"]
+            got["digit", i] = server.json("POST", "/api/classify", digits[i])[1]["top_k"]
+
+    threads = [threading.Thread(target=client, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert [got["number", i] for i in range(8)] == [want_number] * 8
+    assert [got["digit", i] for i in range(8)] == want_digits
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "words"),
+    [
+        ("blank", 422, "no digit found"),
+        (b"just some text, not a picture", 415, "not an image"),
+        (b"", 415, "empty"),
+        (b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4, 415, ""),  # garbage after a PNG signature
+    ],
+)
+def test_a_photo_with_no_number_or_no_image_gets_the_same_4xx_as_for_a_digit(server, body, status, words):
+    if body == "blank":
+        body = png_bytes(np.full((300, 400, 3), 228, np.uint8), "JPEG")
+    for path in ("/api/number", "/api/classify"):
+        got, answer = server.json("POST", f"{path}?name=bad.jpg", body)
+        assert got == status, (path, answer)
+        assert set(answer) == {"error"} and words in answer["error"] and "\n" not in answer["error"]
+        assert answer["error"].startswith("bad.jpg: ")
+
+
+def test_a_number_upload_over_the_limit_gets_413(server):
+    too_big = b"\xff" * int(MAX_UPLOAD_MB * 1e6 * 2)
+    status, answer = server.json("POST", "/api/number", too_big, {"Content-Type": "image/jpeg"})
+    assert status == 413 and "over this server's 1 MB limit" in answer["error"]
+    status, answer = server.json("GET", "/api/number")
+    assert status == 405 and "use POST" in answer["error"]
+
+
 # -- the page ---------------------------------------------------------------------------------------------
 
 
