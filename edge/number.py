@@ -80,6 +80,7 @@ UNCLEAR = 0.8  # a digit the model gives less than this probability is said
 TALL = 1.8  # a group taller than this is no digit of the line (a margin, the sheet's edge)
 SEAM_STEP, SEAM_BEND = 1, 0.1  # a seam moves at most this many columns a row, paying this a column
 SEAMS = 4  # the cheapest seams tried, each way
+THIN, CORE = 0.5, 0.4  # strokes thinned by up to this much of their width (each side) leave cores this tall
 NARROW = 0.2  # a seam leaves at least this much of a digit height on either side
 BAR = (0.15, 1.0)  # a flat bar this wide at a digit's top may be the digit's (a 5's), not a line's
 SHADE = 0.95  # ink a wider window adds, this much fainter than the strokes (unflattened), is a shadow
@@ -654,6 +655,38 @@ def _seam_paths(ink: np.ndarray, height: float) -> list[tuple[np.ndarray, float]
     return found
 
 
+def _thinned_apart(region: np.ndarray, stroke: float, height: float) -> list[tuple[np.ndarray, float]]:
+    """Digits touching where no seam from top to bottom parts them (one reaching over or under the
+    other, a 1 leaning on its neighbour) come apart when their strokes are thinned: each pixel then
+    goes to the nearest of the digit-tall cores. Each way is (the left part, contact in stroke widths)."""
+    import cv2
+
+    source = region.astype(np.uint8)
+    for radius in range(1, max(1, round(THIN * stroke)) + 1):
+        disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+        count, labels, stats, centres = cv2.connectedComponentsWithStats(cv2.erode(source, disc), connectivity=8)
+        cores = [k for k in range(1, count) if stats[k, cv2.CC_STAT_HEIGHT] >= CORE * height]
+        if len(cores) < 2:
+            continue
+        # Each pixel to its nearest core: the distance transform labels each pixel with its nearest
+        # zero's component, and the cores are the zeros.
+        _, nearest = cv2.distanceTransformWithLabels(
+            (~np.isin(labels, cores)).astype(np.uint8), cv2.DIST_L2, 5, labelType=cv2.DIST_LABEL_CCOMP
+        )
+        place = np.zeros(int(nearest.max()) + 1, int)
+        for k, core in enumerate(sorted(cores, key=lambda c: centres[c][0])):
+            place[nearest[labels == core][0]] = k
+        part = place[nearest]
+        out = []
+        for k in range(1, len(cores)):
+            left = region & (part < k)
+            right = region & ~left
+            grown = cv2.dilate(right.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+            out.append((left, float((left & grown).sum()) / stroke))
+        return out
+    return []
+
+
 @dataclass
 class _Atom:
     """A group of the line, with the seams that may cut it."""
@@ -661,7 +694,7 @@ class _Atom:
     group: _Group
     box: tuple[int, int, int, int]  # tight box of its ink, work pixels
     region: np.ndarray  # bool, its ink within box
-    seams: list[tuple[np.ndarray, float]]  # (column per row of box, ink crossed in stroke widths), left to right
+    seams: list[tuple[np.ndarray, float]]  # (bool: the ink left of it, ink crossed in stroke widths), left to right
     minor: bool  # too small to be a digit alone: a piece of one, or a mark that is no digit
 
 
@@ -688,14 +721,20 @@ def _atoms(ink: _Ink, groups: list[_Group], marks: list[_Group], height: float) 
         region = crop > 0
         seams = []
         if (box[2] - box[0]) >= SPLITS * height:
+            columns = np.arange(region.shape[1])[None, :]
+            cuts = [
+                (region & (columns < path[:, None]), through / ink.stroke)
+                for path, through in _seam_paths(region, height)
+            ]
+            cuts += _thinned_apart(region, ink.stroke, height)
             found, seen = [], set()
-            for path, through in _seam_paths(region, height):
-                left = int((region & (np.arange(region.shape[1])[None, :] < path[:, None])).sum())
+            for left_part, through in cuts:
+                left = int(left_part.sum())
                 if left in seen or min(left, region.sum() - left) < 0.05 * region.sum():
                     continue
                 seen.add(left)
-                found.append((path, through / ink.stroke))
-            seams = sorted(found, key=lambda s: float(np.median(s[0])))
+                found.append((left_part, through))
+            seams = sorted(found, key=lambda s: int(s[0].sum()))
         atoms.append(_Atom(group, box, region, seams, any(group is m for m in marks)))
     return atoms
 
@@ -742,14 +781,11 @@ def _candidates(ink: _Ink, atoms: list[_Atom], height: float) -> list[_Candidate
             for m in range(i, last + 1):
                 atom = atoms[m]
                 keep = atom.region.copy()
-                columns = np.arange(keep.shape[1])[None, :]
-                left = atom.seams[ka][0] if m == i and ka >= 0 else None
-                if left is not None:
-                    keep &= columns >= left[:, None]
+                if m == i and ka >= 0:
+                    keep &= ~atom.seams[ka][0]
                     cut += atom.seams[ka][1]
                 if m == j and kb >= 0:
-                    right = atom.seams[kb][0]
-                    keep &= columns < (right if left is None else np.maximum(left, right))[:, None]
+                    keep &= atom.seams[kb][0]
                     cut += atom.seams[kb][1]
                 bx0, by0, bx1, by1 = atom.box
                 canvas[by0 - y0 : by1 - y0, bx0 - x0 : bx1 - x0] |= keep

@@ -318,6 +318,24 @@ def test_the_line_is_divided_into_its_digits(condition, number, index, what, rea
         assert read.digits[k].digit == mnist_test.labels[index[k]], f"{what}: read {read.text()}"
 
 
+def test_touching_digits_no_seam_parts_come_apart_when_thinned():
+    """A 1 standing inside a C's opening, touching both its arms' tips: every path from top to bottom
+    crosses a stroke, but thinning the strokes parts them, each pixel going to its own digit."""
+    from edge.number import _thinned_apart
+
+    yy, xx = np.mgrid[:60, :60]
+    ring = np.abs(np.hypot(yy - 30, xx - 26) - 22) <= 3
+    c = ring & ~((xx > 26) & (np.abs(yy - 30) < 14))  # the C: a ring open to the right
+    bar = (np.abs(xx - 48) <= 3) & (yy >= 6) & (yy <= 54)  # the 1, reaching above and below the tips
+    region = c | bar
+    assert (c & bar).any(), "the arms' tips touch the bar"
+    ways = _thinned_apart(region, stroke=7.0, height=60.0)
+    assert len(ways) == 1
+    left, contact = ways[0]
+    assert (left & c).sum() >= 0.9 * c.sum() and (left & bar & ~c).sum() <= 0.1 * bar.sum()
+    assert 0 < contact < 3
+
+
 def test_the_best_division_and_a_close_second_are_found():
     """The dynamic programme over the line's boundaries: the best way across and the second best."""
     from edge.number import _best_paths
