@@ -46,6 +46,20 @@ def render_photo() -> Callable[..., Image.Image]:
     return photo_of
 
 
+def box_iou(a, b) -> float:
+    """Intersection over union of two boxes given as (x, y, w, h)."""
+    ax, ay, aw, ah = a
+    bx, by, bw, bh = b
+    w = max(0, min(ax + aw, bx + bw) - max(ax, bx))
+    h = max(0, min(ay + ah, by + bh) - max(ay, by))
+    return w * h / float(aw * ah + bw * bh - w * h)
+
+
+@pytest.fixture(scope="session")
+def iou() -> Callable[..., float]:
+    return box_iou
+
+
 @pytest.fixture(scope="session")
 def int8_model(tflite_models) -> Path:
     return tflite_models["int8"]

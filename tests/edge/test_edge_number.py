@@ -47,16 +47,8 @@ def rendered(numbers, mnist_test) -> dict[tuple[str, int], tuple[bytes, str, lis
     return out
 
 
-def _iou(a, b) -> float:
-    ax, ay, aw, ah = a
-    bx, by, bw, bh = b
-    w = max(0, min(ax + aw, bx + bw) - max(ax, bx))
-    h = max(0, min(ay + ah, by + bh) - max(ay, by))
-    return w * h / float(aw * ah + bw * bh - w * h)
-
-
 @pytest.mark.parametrize("condition", number_set.CONDITIONS)
-def test_numbers_of_every_condition_read_as_written(condition, numbers, rendered, mnist_test, int8_classifier):
+def test_numbers_of_every_condition_read_as_written(condition, numbers, rendered, mnist_test, int8_classifier, iou):
     """Every digit found, in order, where it is; read as the model reads the MNIST digit itself
     (two digits in six may differ, as in test_edge_photos: the small test model is less sure of
     photos than the default one)."""
@@ -68,7 +60,7 @@ def test_numbers_of_every_condition_read_as_written(condition, numbers, rendered
         number = read_number(Image.open(io.BytesIO(data)), int8_classifier.predict)
         assert len(number.digits) == len(index), f"{condition} {k}: read {number.text()}"
         for digit, box in zip(number.digits, boxes, strict=True):
-            assert _iou(digit.box, box) > 0.5, f"{condition} {k}: box {digit.box}, the digit is at {box}"
+            assert iou(digit.box, box) > 0.5, f"{condition} {k}: box {digit.box}, the digit is at {box}"
             assert digit.image.shape == (28, 28) and digit.image.dtype == np.uint8
             assert 0.0 < digit.probability <= 1.0
         read += [d.digit for d in number.digits]
@@ -96,7 +88,7 @@ def _paint_number(mnist_test, index: list[int], k: int = 0) -> tuple[Image.Image
     return Image.open(io.BytesIO(data)).convert("RGB"), boxes
 
 
-def test_json_boxes_are_in_the_photos_own_pixels(mnist_test, int8_model, tmp_path, capsys):
+def test_json_boxes_are_in_the_photos_own_pixels(mnist_test, int8_model, tmp_path, capsys, iou):
     """A big photo held sideways (EXIF 6), decoded at a reduced size: boxes still in its upright pixels."""
     index = [3, 2, 1, 18]  # test digits 0, 1, 2, 3
     image, boxes = _paint_number(mnist_test, index)
@@ -116,7 +108,7 @@ def test_json_boxes_are_in_the_photos_own_pixels(mnist_test, int8_model, tmp_pat
     for digit, (x, y, w, h) in zip(record["digits"], boxes, strict=True):
         assert set(digit) == {"digit", "probability", "box"}
         assert 0.0 < digit["probability"] <= 1.0
-        assert _iou(digit["box"], (x * factor, y * factor, w * factor, h * factor)) > 0.6, digit["box"]
+        assert iou(digit["box"], (x * factor, y * factor, w * factor, h * factor)) > 0.6, digit["box"]
 
 
 def test_text_output_and_save_inputs(mnist_test, int8_model, tmp_path, capsys):
@@ -138,12 +130,12 @@ def test_text_output_and_save_inputs(mnist_test, int8_model, tmp_path, capsys):
         assert Image.open(seen / name).size == (28, 28)
 
 
-def test_one_digit_is_a_number_of_one_digit(mnist_test, int8_classifier):
+def test_one_digit_is_a_number_of_one_digit(mnist_test, int8_classifier, iou):
     image, boxes = _paint_number(mnist_test, [0])  # a 7
     number = read_number(image, int8_classifier.predict)
     assert len(number.digits) == 1 and not number.uncertain
     assert number.digits[0].digit == int(int8_classifier.predict(mnist_test.images[:1]).argmax())
-    assert _iou(number.digits[0].box, boxes[0]) > 0.5
+    assert iou(number.digits[0].box, boxes[0]) > 0.5
 
 
 def test_no_digits_blank_page_and_bad_files_give_one_line(mnist_test, int8_model, tmp_path, capsys):
@@ -304,7 +296,9 @@ def _set_photo(mnist_test, condition: str, number: int, index: list[int]) -> tup
         ("squared", 27, [7521, 321, 5130, 6047], "a 5's bar written apart, beside its digit's columns", [0]),
     ],
 )
-def test_the_line_is_divided_into_its_digits(condition, number, index, what, read_right, mnist_test, int8_classifier):
+def test_the_line_is_divided_into_its_digits(
+    condition, number, index, what, read_right, mnist_test, int8_classifier, iou
+):
     """Touching digits are cut apart and a whole digit is not, in one division of the whole line,
     and neither a shadow nor a digit's bar is taken for something else: one digit where each was
     written, and the digits the case is about read as written (photos the reader once got wrong
@@ -313,7 +307,7 @@ def test_the_line_is_divided_into_its_digits(condition, number, index, what, rea
     read = read_number(image, int8_classifier.predict)
     assert len(read.digits) == len(index), f"{what}: read {read.text()}"
     for digit, box in zip(read.digits, boxes, strict=True):
-        assert _iou(digit.box, box) > 0.5, f"{what}: box {digit.box}, the digit is at {box}"
+        assert iou(digit.box, box) > 0.5, f"{what}: box {digit.box}, the digit is at {box}"
     for k in read_right:
         assert read.digits[k].digit == mnist_test.labels[index[k]], f"{what}: read {read.text()}"
 

@@ -249,20 +249,12 @@ def _number_photo(condition: str, digits: list[np.ndarray]) -> tuple[bytes, str,
     return data, suffix, boxes
 
 
-def _iou(a, b) -> float:
-    ax, ay, aw, ah = a
-    bx, by, bw, bh = b
-    w = max(0, min(ax + aw, bx + bw) - max(ax, bx))
-    h = max(0, min(ay + ah, by + bh) - max(ay, by))
-    return w * h / float(aw * ah + bw * bh - w * h)
-
-
 def _inputs(answer: dict) -> list[np.ndarray]:
     """Each digit's input_png, decoded; the answer keeps the rest (what --number --json prints)."""
     return [decoded_input({"input_png": d.pop("input_png")}) for d in answer["digits"]]
 
 
-def test_a_photo_of_a_number_is_read_as_edge_number_reads_it(server, number_digits, int8_classifier):
+def test_a_photo_of_a_number_is_read_as_edge_number_reads_it(server, number_digits, int8_classifier, iou):
     """The answer is edge.number.read_number's record for the same bytes, each digit with its 28x28
     input, the boxes where the digits are in the photo's pixels."""
     from edge.number import read_number
@@ -279,11 +271,13 @@ def test_a_photo_of_a_number_is_read_as_edge_number_reads_it(server, number_digi
     for digit, box, seen, want in zip(answer["digits"], boxes, inputs, expected.digits, strict=True):
         x, y, w, h = digit["box"]
         assert min(x, y) >= 0 and x + w <= width and y + h <= height, (digit["box"], (width, height))
-        assert _iou(digit["box"], box) > 0.5, f"box {digit['box']}, the digit is at {box}"
+        assert iou(digit["box"], box) > 0.5, f"box {digit['box']}, the digit is at {box}"
         assert seen.shape == (28, 28) and seen.dtype == np.uint8 and np.array_equal(seen, want.image)
 
 
-def test_a_big_phone_photo_of_a_number_is_read_as_classify_number_reads_it(server, number_digits, int8_model, tmp_path):
+def test_a_big_phone_photo_of_a_number_is_read_as_classify_number_reads_it(
+    server, number_digits, int8_model, tmp_path, iou
+):
     """A photo larger than the work size, sent as a form field: the answer is what ``classify.py --number
     --json`` prints for the file, and the boxes are in the photo's own pixels, not the decoded ones."""
     from edge.preprocess import load_image
@@ -313,7 +307,7 @@ def test_a_big_phone_photo_of_a_number_is_read_as_classify_number_reads_it(serve
     for digit, box, seen in zip(answer["digits"], boxes, inputs, strict=True):
         x, y, w, h = digit["box"]
         assert x + w <= big.width and y + h <= big.height
-        assert _iou(digit["box"], [round(v * scale) for v in box]) > 0.5, (digit["box"], box)
+        assert iou(digit["box"], [round(v * scale) for v in box]) > 0.5, (digit["box"], box)
         assert seen.shape == (28, 28)
 
 
