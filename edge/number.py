@@ -82,7 +82,7 @@ SEAM_STEP, SEAM_BEND = 1, 0.1  # a seam moves at most this many columns a row, p
 SEAMS = 4  # the cheapest seams tried, each way
 THIN, CORE = 0.5, 0.4  # strokes thinned by up to this much of their width (each side) leave cores this tall
 NARROW = 0.2  # a seam leaves at least this much of a digit height on either side
-BAR = (0.15, 1.0)  # a flat bar this wide at a digit's top may be the digit's (a 5's), not a line's
+BAR, BAR_GAP = (0.15, 1.6), 0.35  # a flat bar this wide, this far beside a digit's top, may be its own (a 5's)
 SHADE = 0.95  # ink a wider window adds, this much fainter than the strokes (unflattened), is a shadow
 EDGE = 2  # groups this close to the frame's edge (pixels) are taken for clutter at the edge
 STACK = 0.3  # pieces stacked this close (per the taller one's height) are one digit
@@ -517,6 +517,7 @@ def _line_groups(ink: _Ink) -> tuple[list[list[_Group]], list[_Group], list[str]
                 0.25 * height <= g.width <= 1.5 * height
                 and top + 0.2 * height < middle < bottom - 0.2 * height
                 and near
+                and not any(g is m for m in marks)  # a 5's bar, maybe: the division decides, silently
             ):
                 reasons.append(_mark_reason(g, [d.box for d in majors], height))
     others = [
@@ -545,7 +546,7 @@ def _near_the_top(bar: _Group, digits: list[_Group], height: float) -> bool:
     middle = (bar.box[1] + bar.box[3]) / 2
     for d in digits:
         gap = max(d.box[0] - bar.box[2], bar.box[0] - d.box[2])
-        if gap <= 0.15 * height and d.box[1] - 0.25 * height <= middle <= d.box[1] + 0.3 * d.height:
+        if gap <= BAR_GAP * height and d.box[1] - 0.25 * height <= middle <= d.box[1] + 0.3 * d.height:
             return True
     return False
 
@@ -777,6 +778,7 @@ def _candidates(ink: _Ink, atoms: list[_Atom], height: float) -> list[_Candidate
             x1 = max(a.box[2] for a in atoms[i : last + 1])
             y1 = max(a.box[3] for a in atoms[i : last + 1])
             canvas = np.zeros((y1 - y0, x1 - x0), bool)
+            body = np.zeros_like(canvas)  # all but bars lying flat (a 5's top bar): what its width is
             cut = 0.0
             for m in range(i, last + 1):
                 atom = atoms[m]
@@ -789,12 +791,16 @@ def _candidates(ink: _Ink, atoms: list[_Atom], height: float) -> list[_Candidate
                     cut += atom.seams[kb][1]
                 bx0, by0, bx1, by1 = atom.box
                 canvas[by0 - y0 : by1 - y0, bx0 - x0 : bx1 - x0] |= keep
+                if not any(atom.group is bar for bar in ink.lying):
+                    body[by0 - y0 : by1 - y0, bx0 - x0 : bx1 - x0] |= keep
             single = ka < 0 and kb < 0 and last == i  # one group whole: always a way across
             if canvas.sum() < 0.02 * height * height and not single:
                 continue
             ys, xs = np.nonzero(canvas)
             top, bottom, lft, rgt = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
-            if rgt - lft > RUN_WIDE * height and not single:
+            columns = np.flatnonzero(body.any(axis=0)) if body.any() else xs
+            span = int(columns.max() - columns.min() + 1)
+            if span > RUN_WIDE * height and not single:
                 break
             crop = (ink.darkness[y0:y1, x0:x1] * canvas)[top:bottom, lft:rgt]
             gaps = [_gap(atoms[m].group, atoms[m + 1].group) for m in range(i, last)]
@@ -803,13 +809,13 @@ def _candidates(ink: _Ink, atoms: list[_Atom], height: float) -> list[_Candidate
             outer += [_gap(atoms[j - 1].group, atoms[j].group)] if kb < 0 and j < len(atoms) else []
             features = {
                 "tall": (bottom - top) / height,
-                "wide": (rgt - lft) / height,
-                "typical": (rgt - lft) / typical,
+                "wide": span / height,
+                "typical": span / typical,
                 "cut": cut,
                 "runs": float(last - i),
                 "gap": max(gaps) / height if gaps else 0.0,
                 "outer": min(outer) / height if outer else 0.15,
-                "aspect": (rgt - lft) / (bottom - top),
+                "aspect": span / (bottom - top),
             }
             box = (x0 + lft, y0 + top, x0 + rgt, y0 + bottom)
             candidate = _Candidate(s, e, box, None, features, canvas[top:bottom, lft:rgt])

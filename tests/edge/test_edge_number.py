@@ -330,6 +330,19 @@ def test_touching_digits_no_seam_parts_come_apart_when_thinned():
     assert 0 < contact < 3
 
 
+def test_a_5s_long_bar_written_apart_is_its_own(mnist_test, int8_classifier, iou):
+    """05 in ink (the number set of seed 23, number 15 of its condition): the 5's top bar, written
+    apart, reaches well past its body to the right and lies flat, as a piece of a ruled line would;
+    it is the 5's (its box spans the bar), and no dash is said. The reader once read 01."""
+    digits = [mnist_test.images[i] for i in (1762, 694)]
+    (data, _), _, boxes = number_set.render_number("ink", digits, 23, 15, alone=True)
+    read = read_number(Image.open(io.BytesIO(data)), int8_classifier.predict)
+    assert len(read.digits) == 2, f"read {read.text()}"
+    for digit, box in zip(read.digits, boxes, strict=True):
+        assert iou(digit.box, box) > 0.7, f"box {digit.box}, the digit is at {box}"
+    assert not any("dash" in r for r in read.reasons), read.reasons
+
+
 def test_the_best_division_and_a_close_second_are_found():
     """The dynamic programme over the line's boundaries: the best way across and the second best."""
     from edge.number import _best_paths
