@@ -27,11 +27,12 @@ the number ``uncertain``, with the reason. numpy, Pillow and OpenCV, as the rest
 
 from __future__ import annotations
 
+import io
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -136,23 +137,24 @@ class Number:
         return text + (f"  uncertain: {'; '.join(self.reasons)}" if self.uncertain else "")
 
 
-def read_file(path: str | Path, predict: Predict) -> Number:
-    """:func:`read_number` of an image file, boxes in the file's own pixels, the file named in any error."""
+def read_file(source: str | Path | bytes, predict: Predict, name: str | None = None) -> Number:
+    """:func:`read_number` of an image file or an upload's bytes, boxes in the photo's own pixels, the
+    photo named in any error (``name``, by default the path, as :func:`~edge.preprocess.load_image`)."""
     from .preprocess import ImageError, load_image
 
-    image = load_image(path)
+    image = load_image(source, name)
     try:
-        return read_number(image, predict, original_size(path, image))
+        return read_number(image, predict, original_size(source, image))
     except ImageError as e:
-        raise type(e)(f"{path}: {e}") from None
+        raise type(e)(f"{name or source}: {e}") from None
 
 
-def original_size(path: str | Path | BinaryIO, loaded: Image.Image) -> tuple[int, int]:
-    """The upright size of the photo in ``path`` (a file, or an upload's bytes as a stream): a big JPEG
-    is decoded reduced (load_image), but boxes are given in the photo's own pixels."""
+def original_size(source: str | Path | bytes, loaded: Image.Image) -> tuple[int, int]:
+    """The upright size of the photo in ``source`` (a file, or an upload's bytes): a big JPEG is
+    decoded reduced (load_image), but boxes are given in the photo's own pixels."""
     from PIL import Image
 
-    with Image.open(path) as image:
+    with Image.open(io.BytesIO(source) if isinstance(source, bytes) else source) as image:
         width, height = image.size
         orientation = image.getexif().get(0x0112, 1)
     if orientation in (5, 6, 7, 8):
@@ -697,6 +699,7 @@ class _Atom:
     region: np.ndarray  # bool, its ink within box
     seams: list[tuple[np.ndarray, float]]  # (bool: the ink left of it, ink crossed in stroke widths), left to right
     minor: bool  # too small to be a digit alone: a piece of one, or a mark that is no digit
+    bar: bool  # a bar lying flat (a 5's top bar written apart, or a piece of a line): silent when left out
 
 
 @dataclass
@@ -736,7 +739,8 @@ def _atoms(ink: _Ink, groups: list[_Group], marks: list[_Group], height: float) 
                 seen.add(left)
                 found.append((left_part, through))
             seams = sorted(found, key=lambda s: int(s[0].sum()))
-        atoms.append(_Atom(group, box, region, seams, any(group is m for m in marks)))
+        minor = any(group is m for m in marks)
+        atoms.append(_Atom(group, box, region, seams, minor, any(group is g for g in ink.lying)))
     return atoms
 
 
@@ -791,7 +795,7 @@ def _candidates(ink: _Ink, atoms: list[_Atom], height: float) -> list[_Candidate
                     cut += atom.seams[kb][1]
                 bx0, by0, bx1, by1 = atom.box
                 canvas[by0 - y0 : by1 - y0, bx0 - x0 : bx1 - x0] |= keep
-                if not any(atom.group is bar for bar in ink.lying):
+                if not atom.bar:
                     body[by0 - y0 : by1 - y0, bx0 - x0 : bx1 - x0] |= keep
             single = ka < 0 and kb < 0 and last == i  # one group whole: always a way across
             if canvas.sum() < 0.02 * height * height and not single:
@@ -914,14 +918,14 @@ def _read_groups(ink: _Ink, line: list[list[_Group]], marks: list[_Group], predi
     digits = [c for c in chosen if c.field is not None]
     boxes = [c.box for c in digits]
     left_out = [_left_out(c, atoms) for c in chosen if c.field is None]
-    reasons = [_mark_reason(g, boxes, height) for g in left_out if not any(g is bar for bar in ink.lying)]
+    reasons = [_mark_reason(a.group, boxes, height) for a in left_out if not a.bar]
     if len(paths) > 1 and paths[0][0] - paths[1][0] < CLOSE:
         reasons.append(_close_call(chosen, [candidates[n] for n in paths[1][1]]))
     return [(c.box, c.field, probs[id(c)]) for c in digits], reasons
 
 
-def _left_out(candidate: _Candidate, atoms: list[_Atom]) -> _Group:
-    return next(a.group for a in atoms if a.box == candidate.box)
+def _left_out(candidate: _Candidate, atoms: list[_Atom]) -> _Atom:
+    return next(a for a in atoms if a.box == candidate.box)
 
 
 def _close_call(best: list[_Candidate], other: list[_Candidate]) -> str:

@@ -176,17 +176,11 @@ class DigitService:
 
         Raises :class:`edge.preprocess.ImageError` (NoDigitError for no digit), its message starting with ``name``.
         """
-        from .number import original_size, read_number
-        from .preprocess import ImageError, load_image
+        from .number import read_file
 
         with self._working:  # a number is read by the request's thread, like a digit: a core each
             started = time.perf_counter()
-            image = load_image(data, name)
-            try:
-                # As number.read_file does for a file: a big JPEG is decoded reduced, its boxes are not.
-                number = read_number(image, self.predict_batch, original_size(io.BytesIO(data), image))
-            except ImageError as e:
-                raise type(e)(f"{name}: {e}") from None
+            number = read_file(data, self.predict_batch, name)
             done = time.perf_counter()
         record = number.record(name, self.names)
         for entry, digit in zip(record["digits"], number.digits, strict=True):
