@@ -4,14 +4,15 @@
         --set numbers-7 --set numbers-0 [--check numbers-23] [--iterations 800]
 
 Each set is one written by benchmarks/number_set.py, with each digit's photo alone. For every
-photo, the reader's own candidates (edge/number.py: groups, runs of groups, pieces between seams,
-marks left out) are read by the model and labelled: a candidate is a whole digit when it holds at
-least 70 % of one digit's ink and at least 80 % of its ink is that digit's (a digit's ink is what
-the reader finds in that digit's photo alone, which the set renders with the same paper, light and
-camera); a mark left out is right when less than 30 % of it is any digit's. The weights make a
-conditional random field over the ways to divide the line: they maximise the likelihood of the
-divisions made only of whole digits, with as many as the number has (forward-backward over the
-line's boundaries, Adam, a small L2 penalty), starting from the model's log-probability alone.
+photo, the reader's own candidates (edge/number.py: groups, runs of groups, pieces between seams
+or around a 1's straight stroke, marks left out) are read by the model and labelled: a candidate
+is a whole digit when it holds at least 70 % of one digit's ink and at least 80 % of its ink is
+that digit's (a digit's ink is what the reader finds in that digit's photo alone, which the set
+renders with the same paper, light and camera); a mark left out is right when less than 30 % of
+it is any digit's. The weights make a conditional random field over the ways to divide the line:
+they maximise the likelihood of the divisions made only of whole digits, with as many as the
+number has (forward-backward over the line's boundaries, Adam, a small L2 penalty), starting from
+the model's log-probability alone.
 
 Prints the fitted ``WEIGHTS`` (to paste into edge/number.py) and, for every set and ``--check``
 set, the whole-number accuracy of the best division with edge/number.py's weights and with the

@@ -32,7 +32,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
@@ -47,34 +47,36 @@ FAINT = 0.45  # a group whose ink is below this share of the writing's level is 
 # Candidate digits of the line: runs of 1-3 groups, whose ends may be seams cut through a group.
 SPLITS = 0.5  # a group at least this wide (per the line's digit height) gets seams tried
 RUN, RUN_WIDE = 3, 1.6  # a digit is made of at most RUN groups, at most RUN_WIDE of a height wide
-HOPELESS = -7.0  # a candidate scoring less than this even were the model sure of it is not read
+HOPELESS = -9.0  # a candidate scoring less than this even were the model sure of it is not read
 SURE = (np.eye(10)[0], np.eye(10)[1])  # the model sure of a digit (a 1 weighs apart)
 # Weights of a candidate digit's score (_features): a conditional random field over the ways to
 # divide a line, fitted by benchmarks/fit_number_weights.py on the number sets of seeds 7 and 0
 # (benchmarks/number_set.py), each candidate labelled from the ink of each digit's photo alone.
 # Set 23 was kept out to check it.
 WEIGHTS = {
-    "bias": -0.98,
-    "logp": -0.01,
-    "margin": 0.67,
-    "short": -3.18,
-    "tall": -0.04,
-    "wide": 0.47,
-    "wide2": -1.30,
-    "typical": 0.57,
-    "typical2": -1.34,
-    "cut": -1.88,
-    "runs": -2.12,
-    "gap": -0.67,
-    "tight": -0.07,
-    "aspect": -2.97,
-    "one": -0.87,
-    "one_cut": -1.19,
-    "wide_over": -1.13,
-    "typical_over": -0.59,
-    "aspect_over": -0.06,
+    "bias": -1.36,
+    "logp": -0.03,
+    "margin": 0.70,
+    "short": -3.17,
+    "tall": -0.03,
+    "wide": 0.27,
+    "wide2": -1.44,
+    "typical": 0.10,
+    "typical2": -1.19,
+    "cut": -2.07,
+    "crossed": -0.27,
+    "joined": -0.72,
+    "runs": -2.19,
+    "gap": -0.59,
+    "tight": 0.00,
+    "aspect": -2.70,
+    "one": -1.16,
+    "one_cut": -1.75,
+    "wide_over": -1.30,
+    "typical_over": -0.84,
+    "aspect_over": -0.35,
     "skip": -2.55,
-    "skip_size": -1.55,
+    "skip_size": -1.46,
 }
 CLOSE = 0.8  # a second best way to read the line this close (log-probability) is said
 UNCLEAR = 0.8  # a digit the model gives less than this probability is said
@@ -86,6 +88,7 @@ NARROW = 0.2  # a seam leaves at least this much of a digit height on either sid
 BAR, BAR_GAP = (0.15, 1.6), 0.35  # a flat bar this wide, this far beside a digit's top, may be its own (a 5's)
 SHADE = 0.95  # ink a wider window adds, this much fainter than the strokes (unflattened), is a shadow
 EDGE = 2  # groups this close to the frame's edge (pixels) are taken for clutter at the edge
+ONE, LEAN = 0.7, 30.0  # a straight stroke this tall (of a digit), leaning this far (degrees), may be a 1 apart
 STACK = 0.3  # pieces stacked this close (per the taller one's height) are one digit
 SEEDS = 4  # lines grown from this many of the heaviest groups, the most digit-like kept
 
@@ -314,12 +317,41 @@ def _ink_field(pixels: np.ndarray) -> _Ink:
         if w >= max(h, 8) and photo._is_a_line(flat, labels == blob.label, noise):
             lying.append(group)
             continue
-        where = np.argmax(labels[y : y + h, x : x + w] == blob.label)
-        cluster = int(near[y + where // w, x + where % w])
-        groups.append(_Group({blob.label}, (x, y, x + w, y + h), blob.mass, level, blob.touches_border, {cluster}))
+        group.near = _cluster(near, labels, group)
+        groups.append(group)
+    for bar in _digit_pieces(flat, labels, mask, lying, noise):
+        lying.remove(bar)
+        bar.near = _cluster(near, labels, bar)
+        groups.append(bar)
     if not groups:
         raise NoDigitError("no digit found: only faint marks (lines, shadows, the paper's edge) or filled patches")
     return _Ink(darkness, mask, labels, groups, lying, noise, stroke)
+
+
+def _cluster(near: np.ndarray, labels: np.ndarray, group: _Group) -> set[int]:
+    """The photo's own grouping (within a pen lift) that a group of one blob falls in."""
+    x0, y0, x1, _ = group.box
+    where = int(np.argmax(labels[y0 : group.box[3], x0:x1] == min(group.labels)))
+    return {int(near[y0 + where // (x1 - x0), x0 + where % (x1 - x0)])}
+
+
+def _digit_pieces(
+    flat: np.ndarray, labels: np.ndarray, mask: np.ndarray, lying: list[_Group], noise: float
+) -> list[_Group]:
+    """Bars lying flat that are pieces of one digit, not of a line: a flat 2 that a ruled line
+    crossed comes apart into its top and its base, each a bar, and together they are no line."""
+    from . import photo
+
+    out = []
+    for k, a in enumerate(lying):
+        for b in lying[k + 1 :]:
+            gap = max(_gap(a, b), -_overlap((a.box[1], a.box[3]), (b.box[1], b.box[3])))
+            joined = a.join(b)
+            if gap > 0.3 * max(a.width, b.width) or joined.height < 1.4 * max(a.height, b.height):
+                continue
+            if not photo._is_a_line(flat, np.isin(labels, list(joined.labels)) & mask, noise):
+                out += [g for g in (a, b) if not any(g is o for o in out)]
+    return out
 
 
 def _shadow_seen_wide(raw: np.ndarray, narrow: np.ndarray, wide: np.ndarray) -> bool:
@@ -509,7 +541,7 @@ def _line_groups(ink: _Ink) -> tuple[list[list[_Group]], list[_Group], list[str]
     majors.sort(key=lambda g: g.box[0])
     # Bars lying flat at a digit's top: a 5's or a 7's bar written apart, or a piece of a line. The
     # reading decides (a mark, joined or left out), and says nothing when it leaves one out.
-    marks += [g for g in ink.lying if g.level >= FAINT * level and _near_the_top(g, majors + marks, height)]
+    marks += [g for g in ink.lying if g.level >= FAINT * level and _by_a_digit(g, majors + marks, height)]
     if majors:  # a bar lying on the line's middle, about a digit wide: a dash, not a piece of a line
         top, bottom = np.median([g.box[1] for g in majors]), np.median([g.box[3] for g in majors])
         for g in ink.lying:
@@ -540,15 +572,19 @@ def _line_groups(ink: _Ink) -> tuple[list[list[_Group]], list[_Group], list[str]
     return [[g] for g in majors], marks, reasons
 
 
-def _near_the_top(bar: _Group, digits: list[_Group], height: float) -> bool:
-    """May a bar lying flat, which line removal took for a piece of a line, be a digit's top bar
-    written apart (a 5's, a 7's)? Short, beside or over a digit, level with the digit's top."""
+def _by_a_digit(bar: _Group, digits: list[_Group], height: float) -> bool:
+    """May a bar lying flat, which line removal took for a piece of a line, be a digit's stroke
+    written apart? A top bar (a 5's, a 7's) beside or over a digit, level with its top; or a bar
+    across a digit's own columns (a 2's base, a 4's or a 7's cross-bar)."""
     if not BAR[0] * height <= bar.width <= BAR[1] * height:
         return False
     middle = (bar.box[1] + bar.box[3]) / 2
     for d in digits:
         gap = max(d.box[0] - bar.box[2], bar.box[0] - d.box[2])
         if gap <= BAR_GAP * height and d.box[1] - 0.25 * height <= middle <= d.box[1] + 0.3 * d.height:
+            return True
+        shared = _overlap((bar.box[0], bar.box[2]), (d.box[0], d.box[2]))
+        if shared >= 0.3 * min(bar.width, d.width) and d.box[1] <= middle <= d.box[3] + 0.15 * height:
             return True
     return False
 
@@ -690,6 +726,148 @@ def _thinned_apart(region: np.ndarray, stroke: float, height: float) -> list[tup
     return []
 
 
+def _straight_strokes(region: np.ndarray, stroke: float, height: float) -> list[_Stroke]:
+    """The two straightest strokes near upright, each at least :data:`ONE` of a digit tall: runs of
+    ink down the columns of the group sheared by each lean in turn, ranked by how many of their rows
+    have ink right on the line."""
+    import cv2
+
+    rows, cols = region.shape
+    source = region.astype(np.uint8)
+    half, gap = max(1, round(0.5 * stroke)), max(1, round(0.05 * height))
+    middle = (rows - 1) / 2
+    found = []
+    for angle in np.arange(-LEAN, LEAN + 0.1, 3.0):
+        lean = math.tan(math.radians(angle))
+        pad = math.ceil(abs(lean) * rows / 2) + 1
+        shear = np.float32([[1, lean, pad - lean * middle], [0, 1, 0]])  # x' = x + lean (y - middle) + pad
+        sheared = cv2.warpAffine(source, shear, (cols + 2 * pad, rows), flags=cv2.INTER_NEAREST)
+        # A stroke's width of columns, small breaks closed (a pencil's grain).
+        band = cv2.dilate(sheared, np.ones((1, 2 * half + 1), np.uint8))
+        band = cv2.morphologyEx(band, cv2.MORPH_CLOSE, np.ones((gap + 1, 1), np.uint8))
+        down = np.arange(rows, dtype=np.int32)[:, None]
+        run = down - np.maximum.accumulate(np.where(band == 0, down, np.int32(-1)), axis=0)  # ink rows so far
+        longest, end = run.max(axis=0), run.argmax(axis=0)
+        for c in np.flatnonzero(longest >= ONE * height):
+            top, bottom = int(end[c] - longest[c] + 1), int(end[c] + 1)
+            centred = int(sheared[top:bottom, c].sum())  # rows with ink right on the line: how straight
+            found.append((centred, _Stroke(int(longest[c]), float(c - pad), lean, top, bottom)))
+    out: list[_Stroke] = []
+    for _, line in sorted(found, key=lambda f: -f[0]):
+        if len(out) == 2:
+            break
+        if all(abs(line.column - o.column) >= 2 * stroke for o in out):
+            out.append(line)
+    return out
+
+
+class _Stroke(NamedTuple):
+    """A straight stroke: along x = column - lean (y - the group's middle row), rows top to bottom."""
+
+    length: int
+    column: float
+    lean: float
+    top: int
+    bottom: int
+
+
+def _runs(region: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each pixel, the first and the last column of the run of ink along its row it is in."""
+    across = np.arange(region.shape[1], dtype=np.int32)
+    first = np.maximum.accumulate(np.where(region, -1, across), axis=1) + 1
+    mirrored = np.maximum.accumulate(np.where(region[:, ::-1], -1, across), axis=1) + 1
+    return first, region.shape[1] - 1 - mirrored[:, ::-1]
+
+
+def _stroke_ink(
+    region: np.ndarray, runs: tuple[np.ndarray, np.ndarray], line: _Stroke, stroke: float
+) -> np.ndarray | None:
+    """The ink of a straight stroke (a 1's), followed beyond its straight part while no other
+    stroke crosses it; where one does, only the 1's own width. None if the stroke has gaps."""
+    rows, cols = region.shape
+    slant = math.sqrt(1 + line.lean**2)
+    wide, reach = 1.6 * stroke * slant, 0.5 * stroke * slant + 1.5
+
+    def run(y: int) -> tuple[int, int, bool] | None:  # the row's run of ink on the stroke: a, b, alone
+        x = line.column - line.lean * (y - (rows - 1) / 2)
+        lo, hi = max(0, math.floor(x - reach)), min(cols, math.ceil(x + reach) + 1)
+        xs = np.flatnonzero(region[y, lo:hi]) + lo
+        if xs.size == 0:
+            return None
+        nearest = int(xs[np.argmin(np.abs(xs - x))])
+        a, b = int(runs[0][y, nearest]), int(runs[1][y, nearest])
+        if b - a + 1 > wide:  # another stroke crosses here
+            return max(a, lo), min(b, hi - 1), False
+        return a, b, True
+
+    ink = np.zeros_like(region)
+    hits = 0
+    for y in range(line.top, line.bottom):
+        if found := run(y):
+            hits += 1
+            ink[y, found[0] : found[1] + 1] = True
+    if hits < 0.8 * (line.bottom - line.top):
+        return None
+    for y, step in ((line.top - 1, -1), (line.bottom, 1)):
+        while 0 <= y < rows and (found := run(y)) and found[2]:
+            ink[y, found[0] : found[1] + 1] = True
+            y += step
+    return ink
+
+
+def _one_apart(region: np.ndarray, stroke: float, height: float) -> list[_Seam]:
+    """A 1 written into its neighbour (crossing a 3's curve, leaning on a 4) is a straight stroke
+    that no seam nor thinning parts from it: the stroke is one digit, the ink either side of it the
+    others. Each way is two boundaries, before the 1 and after it. Their contact is told apart by
+    where it is along the stroke: a 1 crosses or touches its neighbour along its length, while a
+    6's or a 0's own straight side joins the rest of the digit at its ends."""
+    import cv2
+
+    cross = np.ones((3, 3), np.uint8)
+    middle = (region.shape[0] - 1) / 2
+    runs = _runs(region)
+    out = []
+    for line in _straight_strokes(region, stroke, height):
+        one = _stroke_ink(region, runs, line, stroke)
+        if one is None:
+            continue
+        count, labels, stats, centres = cv2.connectedComponentsWithStats(
+            (region & ~one).astype(np.uint8), connectivity=8
+        )
+        touching = set(np.unique(labels[cv2.dilate(one.astype(np.uint8), cross).astype(bool)]).tolist())
+        small = {k for k in range(1, count) if stats[k, cv2.CC_STAT_AREA] < 1.5 * stroke * stroke}
+        big = [k for k in range(1, count) if k not in small]
+        if not big:
+            continue
+        one |= np.isin(labels, list(small & touching))  # slivers of the 1's own edges
+        left = np.zeros(count, bool)
+        for k in big:  # each other piece to its side of the 1; a loose speck with the nearest piece
+            left[k] = centres[k][0] < line.column - line.lean * (centres[k][1] - middle)
+        for k in small - touching:
+            left[k] = left[min(big, key=lambda b: float(np.hypot(*(centres[b] - centres[k]))))]
+        before = left[labels] & region & ~one
+        rows = np.flatnonzero(one.any(axis=1))
+        ends = np.zeros(region.shape[0], bool)
+        ends[: int(rows[0] + 1.5 * stroke)] = ends[int(rows[-1] + 1 - 1.5 * stroke) :] = True
+        for part in (before, before | one):
+            after = cv2.dilate((region & ~part).astype(np.uint8), cross).astype(bool)
+            contact = part & after
+            joined = float(contact[ends].sum()) / stroke
+            out.append(_Seam(part, 0.0, float(contact.sum()) / stroke - joined, joined))
+    return out
+
+
+class _Seam(NamedTuple):
+    """A boundary inside a group: the ink left of it, and what parting there costs in stroke
+    widths: ink a cut crosses, or a 1 apart's contact with its neighbour along its length
+    (crossed) and at its ends (joined)."""
+
+    left: np.ndarray
+    cut: float
+    crossed: float = 0.0
+    joined: float = 0.0
+
+
 @dataclass
 class _Atom:
     """A group of the line, with the seams that may cut it."""
@@ -697,7 +875,7 @@ class _Atom:
     group: _Group
     box: tuple[int, int, int, int]  # tight box of its ink, work pixels
     region: np.ndarray  # bool, its ink within box
-    seams: list[tuple[np.ndarray, float]]  # (bool: the ink left of it, ink crossed in stroke widths), left to right
+    seams: list[_Seam]  # left to right
     minor: bool  # too small to be a digit alone: a piece of one, or a mark that is no digit
     bar: bool  # a bar lying flat (a 5's top bar written apart, or a piece of a line): silent when left out
 
@@ -727,18 +905,19 @@ def _atoms(ink: _Ink, groups: list[_Group], marks: list[_Group], height: float) 
         if (box[2] - box[0]) >= SPLITS * height:
             columns = np.arange(region.shape[1])[None, :]
             cuts = [
-                (region & (columns < path[:, None]), through / ink.stroke)
+                _Seam(region & (columns < path[:, None]), through / ink.stroke)
                 for path, through in _seam_paths(region, height)
             ]
-            cuts += _thinned_apart(region, ink.stroke, height)
+            cuts += [_Seam(part, contact) for part, contact in _thinned_apart(region, ink.stroke, height)]
+            cuts += _one_apart(region, ink.stroke, height)
             found, seen = [], set()
-            for left_part, through in cuts:
-                left = int(left_part.sum())
+            for seam in cuts:
+                left = int(seam.left.sum())
                 if left in seen or min(left, region.sum() - left) < 0.05 * region.sum():
                     continue
                 seen.add(left)
-                found.append((left_part, through))
-            seams = sorted(found, key=lambda s: int(s[0].sum()))
+                found.append(seam)
+            seams = sorted(found, key=lambda s: int(s.left.sum()))
         minor = any(group is m for m in marks)
         atoms.append(_Atom(group, box, region, seams, minor, any(group is g for g in ink.lying)))
     return atoms
@@ -783,16 +962,15 @@ def _candidates(ink: _Ink, atoms: list[_Atom], height: float) -> list[_Candidate
             y1 = max(a.box[3] for a in atoms[i : last + 1])
             canvas = np.zeros((y1 - y0, x1 - x0), bool)
             body = np.zeros_like(canvas)  # all but bars lying flat (a 5's top bar): what its width is
-            cut = 0.0
+            cut = crossed = joined = 0.0
             for m in range(i, last + 1):
                 atom = atoms[m]
                 keep = atom.region.copy()
-                if m == i and ka >= 0:
-                    keep &= ~atom.seams[ka][0]
-                    cut += atom.seams[ka][1]
-                if m == j and kb >= 0:
-                    keep &= atom.seams[kb][0]
-                    cut += atom.seams[kb][1]
+                for k, at_end in ((ka, False), (kb, True)):
+                    if m == (j if at_end else i) and k >= 0:
+                        seam = atom.seams[k]
+                        keep &= seam.left if at_end else ~seam.left
+                        cut, crossed, joined = cut + seam.cut, crossed + seam.crossed, joined + seam.joined
                 bx0, by0, bx1, by1 = atom.box
                 canvas[by0 - y0 : by1 - y0, bx0 - x0 : bx1 - x0] |= keep
                 if not atom.bar:
@@ -805,6 +983,8 @@ def _candidates(ink: _Ink, atoms: list[_Atom], height: float) -> list[_Candidate
             columns = np.flatnonzero(body.any(axis=0)) if body.any() else xs
             span = int(columns.max() - columns.min() + 1)
             if span > RUN_WIDE * height and not single:
+                if kb >= 0:  # a 1 apart's boundaries are not nested in the seams: one further on may be narrower
+                    continue
                 break
             crop = (ink.darkness[y0:y1, x0:x1] * canvas)[top:bottom, lft:rgt]
             gaps = [_gap(atoms[m].group, atoms[m + 1].group) for m in range(i, last)]
@@ -816,6 +996,8 @@ def _candidates(ink: _Ink, atoms: list[_Atom], height: float) -> list[_Candidate
                 "wide": span / height,
                 "typical": span / typical,
                 "cut": cut,
+                "crossed": crossed,
+                "joined": joined,
                 "runs": float(last - i),
                 "gap": max(gaps) / height if gaps else 0.0,
                 "outer": min(outer) / height if outer else 0.15,
@@ -854,6 +1036,8 @@ def _features(candidate: _Candidate, probs: np.ndarray | None) -> dict[str, floa
         "typical": f["typical"],
         "typical2": (f["typical"] - 1.0) ** 2,
         "cut": f["cut"],
+        "crossed": f["crossed"],
+        "joined": f["joined"],
         "runs": f["runs"],
         "gap": f["gap"],
         "tight": max(0.0, 0.15 - f["outer"]),
