@@ -46,6 +46,7 @@ REACH = 1.1  # groups further apart than this (horizontal gap) are not on the sa
 FAINT = 0.45  # a group whose ink is below this share of the writing's level is not writing
 # Candidate digits of the line: runs of 1-3 groups, whose ends may be seams cut through a group.
 SPLITS = 0.5  # a group at least this wide (per the line's digit height) gets seams tried
+ONE_WIDE = 0.35  # (< SPLITS) a group this wide may hold a 1 written along its neighbour (a 7 and a 1)
 RUN, RUN_WIDE = 3, 1.6  # a digit is made of at most RUN groups, at most RUN_WIDE of a height wide
 HOPELESS = -9.0  # a candidate scoring less than this even were the model sure of it is not read
 SURE = (np.eye(10)[0], np.eye(10)[1])  # the model sure of a digit (a 1 weighs apart)
@@ -54,29 +55,29 @@ SURE = (np.eye(10)[0], np.eye(10)[1])  # the model sure of a digit (a 1 weighs a
 # (benchmarks/number_set.py), each candidate labelled from the ink of each digit's photo alone.
 # Set 23 was kept out to check it.
 WEIGHTS = {
-    "bias": -1.36,
-    "logp": -0.03,
-    "margin": 0.70,
-    "short": -3.17,
+    "bias": -1.35,
+    "logp": -0.12,
+    "margin": 0.69,
+    "short": -3.23,
     "tall": -0.03,
-    "wide": 0.27,
-    "wide2": -1.44,
-    "typical": 0.10,
-    "typical2": -1.19,
-    "cut": -2.07,
-    "crossed": -0.27,
+    "wide": 0.36,
+    "wide2": -1.40,
+    "typical": 0.18,
+    "typical2": -1.30,
+    "cut": -2.04,
+    "crossed": -0.29,
     "joined": -0.72,
-    "runs": -2.19,
-    "gap": -0.59,
-    "tight": 0.00,
-    "aspect": -2.70,
-    "one": -1.16,
-    "one_cut": -1.75,
-    "wide_over": -1.30,
-    "typical_over": -0.84,
+    "runs": -2.10,
+    "gap": -0.30,
+    "tight": 0.04,
+    "aspect": -2.69,
+    "one": -1.15,
+    "one_cut": -1.74,
+    "wide_over": -1.14,
+    "typical_over": -0.77,
     "aspect_over": -0.35,
-    "skip": -2.55,
-    "skip_size": -1.46,
+    "skip": -2.63,
+    "skip_size": -1.41,
 }
 CLOSE = 0.8  # a second best way to read the line this close (log-probability) is said
 UNCLEAR = 0.8  # a digit the model gives less than this probability is said
@@ -290,6 +291,10 @@ def _ink_field(pixels: np.ndarray) -> _Ink:
         raise NoDigitError(str(e)) from None
     noise = photo._robust_sigma(darkness)
     stroke = max(photo.stroke_width(mask), 1.0)
+    # The pen's width without the filled patches, which would widen it (a shadow's corners): what
+    # tells a patch from the strokes.
+    solid = np.isin(labels, [b.label for b in blobs if b.solid])
+    pen = max(photo.stroke_width(mask & ~solid), 1.0) if (mask & ~solid).any() else stroke
     inside = labels[mask]
     order = np.argsort(inside, kind="stable")
     values = darkness[mask][order]
@@ -305,7 +310,7 @@ def _ink_field(pixels: np.ndarray) -> _Ink:
         # writing's strokes ("solid" alone also fits thin strokes, and a small filled loop).
         if blob.solid:
             own = photo.stroke_width(labels[y : y + h, x : x + w] == blob.label)
-            if own > 2.5 * stroke and stats[blob.label, cv2.CC_STAT_AREA] > 0.5 * w * h:
+            if own > 2.5 * pen and stats[blob.label, cv2.CC_STAT_AREA] > 0.5 * w * h:
                 continue
         ink = values[starts[blob.label] : starts[blob.label + 1]]
         level = float(np.percentile(ink, 90)) if ink.size else 0.0
@@ -484,27 +489,30 @@ def _line_groups(ink: _Ink) -> tuple[list[list[_Group]], list[_Group], list[str]
         return g.border or min(x0, y0) <= EDGE or x1 >= columns - EDGE or y1 >= rows - EDGE
 
     pool = _stacked([g for g in ink.groups if not at_edge(g)])
+    edge = _stacked([g for g in ink.groups if at_edge(g)])
     if not pool:
         # A number cropped tightly touches the frame; clutter at the edge spans little of it.
         every = _stacked(ink.groups)
         if max(g.box[2] for g in every) - min(g.box[0] for g in every) < 0.6 * columns:
             raise NoDigitError("no digit found: only marks at the edge of the picture (the desk, the sheet's edge)")
-        pool = every
+        pool, edge = every, []
 
     def centred(g: _Group) -> float:
         dx = ((g.box[0] + g.box[2]) / 2 - columns / 2) / columns
         dy = ((g.box[1] + g.box[3]) / 2 - rows / 2) / rows
         return g.mass * (1.0 - 0.8 * math.hypot(dx, dy))
 
-    best_line, best_score, height = None, -1.0, 1.0
+    best_line, best_score, best_seed, height = None, -1.0, None, 1.0
     for seed in sorted(pool, key=centred, reverse=True)[:SEEDS]:
         if best_line is not None and seed in best_line:
             continue
         line, line_height = _grow(seed, pool)
         score = _line_score(line, line_height)
         if score > best_score:
-            best_line, best_score, height = line, score, line_height
+            best_line, best_score, best_seed, height = line, score, seed, line_height
     line = best_line or []
+    if best_seed is not None:
+        line, height = _regrown(ink, best_seed, line, height, pool, edge)
     groups = ink.groups
     seed = max(line, key=lambda g: g.mass)
     level = float(np.median([g.level for g in line if g.height >= DIGIT * height] or [seed.level]))
@@ -554,10 +562,11 @@ def _line_groups(ink: _Ink) -> tuple[list[list[_Group]], list[_Group], list[str]
                 and not any(g is m for m in marks)  # a 5's bar, maybe: the division decides, silently
             ):
                 reasons.append(_mark_reason(g, [d.box for d in majors], height))
+    on_line = set().union(*(g.labels for g in line))
     others = [
         g
         for g in groups
-        if g not in line
+        if not g.labels <= on_line
         and g.height <= TALL * height
         and g.height >= DIGIT * height
         and g.level >= FAINT * level
@@ -570,6 +579,56 @@ def _line_groups(ink: _Ink) -> tuple[list[list[_Group]], list[_Group], list[str]
             "(--number reads one line of digits)"
         )
     return [[g] for g in majors], marks, reasons
+
+
+def _regrown(
+    ink: _Ink, seed: _Group, line: list[_Group], height: float, pool: list[_Group], edge: list[_Group]
+) -> tuple[list[_Group], float]:
+    """The line grown again with what its first growth could not take: the part within the line's
+    band of a group too tall to be a digit (a margin line or a sheet's edge, whose pieces were
+    stacked with the strokes of a digit written on it), and a digit-sized group at the frame's
+    edge, level with the line (a number written up to the photo's edge, or a ruled line's end
+    joined to its last digit)."""
+    digits = [g for g in line if g.height >= DIGIT * height] or line
+    top = float(np.median([g.box[1] for g in digits])) - 0.3 * height
+    bottom = float(np.median([g.box[3] for g in digits])) + 0.3 * height
+    added: list[_Group] = []
+    kept = []
+    for g in pool:
+        if g.height > TALL * height and len(g.labels) > 1 and g not in line:
+            pieces = [r for r in ink.groups if r.labels <= g.labels]
+            parts = [r for r in pieces if r.box[1] >= top and r.box[3] <= bottom]
+            rest = [r for r in pieces if not (r.box[1] >= top and r.box[3] <= bottom)]
+            if parts:
+                added += _stacked(parts)
+                kept += _stacked(rest)
+                continue
+        kept.append(g)
+    level = [
+        g
+        for g in edge
+        if _frame_contact(ink, g) <= 2.0 * ink.stroke  # a stroke's end, not the desk nor a shadow
+        and DIGIT * height <= g.height <= 1.5 * height
+        and g.width <= 3 * height
+        and any(
+            _gap(g, m) <= REACH * height
+            and _overlap((g.box[1], g.box[3]), (m.box[1], m.box[3])) >= 0.5 * min(g.height, m.height)
+            for m in digits
+        )
+    ]
+    if not added and not level:
+        return line, height
+    return _grow(seed, kept + added + level)
+
+
+def _frame_contact(ink: _Ink, group: _Group) -> float:
+    """How far (pixels) a group's ink runs along the frame's edge, within ``EDGE`` of it."""
+    band = np.zeros(ink.mask.shape, bool)
+    band[: EDGE + 1] = band[-EDGE - 1 :] = True
+    band[:, : EDGE + 1] = band[:, -EDGE - 1 :] = True
+    x0, y0, x1, y1 = group.box
+    ours = np.isin(ink.labels[y0:y1, x0:x1], list(group.labels)) & ink.mask[y0:y1, x0:x1] & band[y0:y1, x0:x1]
+    return float(ours.sum()) / (EDGE + 1)
 
 
 def _by_a_digit(bar: _Group, digits: list[_Group], height: float) -> bool:
@@ -902,13 +961,16 @@ def _atoms(ink: _Ink, groups: list[_Group], marks: list[_Group], height: float) 
         crop, box = whole
         region = crop > 0
         seams = []
-        if (box[2] - box[0]) >= SPLITS * height:
+        width = box[2] - box[0]
+        if width >= ONE_WIDE * height:
             columns = np.arange(region.shape[1])[None, :]
-            cuts = [
-                _Seam(region & (columns < path[:, None]), through / ink.stroke)
-                for path, through in _seam_paths(region, height)
-            ]
-            cuts += [_Seam(part, contact) for part, contact in _thinned_apart(region, ink.stroke, height)]
+            cuts = []
+            if width >= SPLITS * height:
+                cuts += [
+                    _Seam(region & (columns < path[:, None]), through / ink.stroke)
+                    for path, through in _seam_paths(region, height)
+                ]
+                cuts += [_Seam(part, contact) for part, contact in _thinned_apart(region, ink.stroke, height)]
             cuts += _one_apart(region, ink.stroke, height)
             found, seen = [], set()
             for seam in cuts:
