@@ -293,8 +293,10 @@ def _ink_field(pixels: np.ndarray) -> _Ink:
     stroke = max(photo.stroke_width(mask), 1.0)
     # The pen's width without the filled patches, which would widen it (a shadow's corners): what
     # tells a patch from the strokes.
-    solid = np.isin(labels, [b.label for b in blobs if b.solid])
-    pen = max(photo.stroke_width(mask & ~solid), 1.0) if (mask & ~solid).any() else stroke
+    pen = stroke
+    if solid := [b.label for b in blobs if b.solid]:
+        strokes = mask & ~np.isin(labels, solid)
+        pen = max(photo.stroke_width(strokes), 1.0) if strokes.any() else stroke
     inside = labels[mask]
     order = np.argsort(inside, kind="stable")
     values = darkness[mask][order]
@@ -596,9 +598,10 @@ def _regrown(
     kept = []
     for g in pool:
         if g.height > TALL * height and len(g.labels) > 1 and g not in line:
-            pieces = [r for r in ink.groups if r.labels <= g.labels]
-            parts = [r for r in pieces if r.box[1] >= top and r.box[3] <= bottom]
-            rest = [r for r in pieces if not (r.box[1] >= top and r.box[3] <= bottom)]
+            parts, rest = [], []
+            for r in ink.groups:
+                if r.labels <= g.labels:
+                    (parts if r.box[1] >= top and r.box[3] <= bottom else rest).append(r)
             if parts:
                 added += _stacked(parts)
                 kept += _stacked(rest)
@@ -623,12 +626,12 @@ def _regrown(
 
 def _frame_contact(ink: _Ink, group: _Group) -> float:
     """How far (pixels) a group's ink runs along the frame's edge, within ``EDGE`` of it."""
-    band = np.zeros(ink.mask.shape, bool)
-    band[: EDGE + 1] = band[-EDGE - 1 :] = True
-    band[:, : EDGE + 1] = band[:, -EDGE - 1 :] = True
+    rows, columns = ink.mask.shape
     x0, y0, x1, y1 = group.box
-    ours = np.isin(ink.labels[y0:y1, x0:x1], list(group.labels)) & ink.mask[y0:y1, x0:x1] & band[y0:y1, x0:x1]
-    return float(ours.sum()) / (EDGE + 1)
+    ys, xs = np.nonzero(np.isin(ink.labels[y0:y1, x0:x1], list(group.labels)) & ink.mask[y0:y1, x0:x1])
+    ys, xs = ys + y0, xs + x0
+    near = (ys <= EDGE) | (ys >= rows - 1 - EDGE) | (xs <= EDGE) | (xs >= columns - 1 - EDGE)
+    return float(near.sum()) / (EDGE + 1)
 
 
 def _by_a_digit(bar: _Group, digits: list[_Group], height: float) -> bool:
@@ -1024,15 +1027,16 @@ def _candidates(ink: _Ink, atoms: list[_Atom], height: float) -> list[_Candidate
             y1 = max(a.box[3] for a in atoms[i : last + 1])
             canvas = np.zeros((y1 - y0, x1 - x0), bool)
             body = np.zeros_like(canvas)  # all but bars lying flat (a 5's top bar): what its width is
-            cut = crossed = joined = 0.0
+            used: list[_Seam] = []  # the seams it is cut along, at its start and its end
             for m in range(i, last + 1):
                 atom = atoms[m]
                 keep = atom.region.copy()
-                for k, at_end in ((ka, False), (kb, True)):
-                    if m == (j if at_end else i) and k >= 0:
-                        seam = atom.seams[k]
-                        keep &= seam.left if at_end else ~seam.left
-                        cut, crossed, joined = cut + seam.cut, crossed + seam.crossed, joined + seam.joined
+                if m == i and ka >= 0:
+                    used.append(atom.seams[ka])
+                    keep &= ~atom.seams[ka].left
+                if m == j and kb >= 0:
+                    used.append(atom.seams[kb])
+                    keep &= atom.seams[kb].left
                 bx0, by0, bx1, by1 = atom.box
                 canvas[by0 - y0 : by1 - y0, bx0 - x0 : bx1 - x0] |= keep
                 if not atom.bar:
@@ -1057,9 +1061,9 @@ def _candidates(ink: _Ink, atoms: list[_Atom], height: float) -> list[_Candidate
                 "tall": (bottom - top) / height,
                 "wide": span / height,
                 "typical": span / typical,
-                "cut": cut,
-                "crossed": crossed,
-                "joined": joined,
+                "cut": sum(seam.cut for seam in used),
+                "crossed": sum(seam.crossed for seam in used),
+                "joined": sum(seam.joined for seam in used),
                 "runs": float(last - i),
                 "gap": max(gaps) / height if gaps else 0.0,
                 "outer": min(outer) / height if outer else 0.15,
