@@ -21,6 +21,7 @@ Returns the digit's ink in [0, 1] on an exact-zero background, cropped to the di
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -690,7 +691,33 @@ def _blobs(darkness: np.ndarray, mask: np.ndarray, labels: np.ndarray, stats: np
         if min(w, h) >= 12:  # a speck has no room for a grid's cell (_grid_lines): not worth cropping
             grid = _grid_lines(mask[y : y + h, x : x + w] & (labels[y : y + h, x : x + w] == i))
         blobs.append(Blob((x, y, w, h), float(mass[i]), bool(depth[i] > 0.85 * mean_width), i, int(contact[i]), grid))
-    return blobs
+    return _patches_told(blobs, mask, labels, area)
+
+
+def _patches_told(blobs: list[Blob], mask: np.ndarray, labels: np.ndarray, area: np.ndarray) -> list[Blob]:
+    """The heaviest group is the digit's strokes, not a filled patch, where the depth test alone
+    called it solid (a pencil's grain leaves pinholes, a small loop fills in): taken for a patch,
+    the digit's main piece was left out of it. Strokes fill little of their box (under 0.3) and are
+    about as wide as the pen's (measured without the patches, which would widen it); a shadow's
+    corner fills half its box or more. Where many patches weigh alike (the paper's grain, a grid's
+    crossings), none stands out as the digit and all stay patches."""
+    solid = [b.label for b in blobs if b.solid]
+    if not solid:
+        return blobs
+    strokes = mask & ~np.isin(labels, solid)
+    pen = max(stroke_width(strokes), 1.0) if strokes.any() else 0.0
+    heaviest = max(b.mass for b in blobs)
+    if sum(b.solid and b.mass >= 0.25 * heaviest for b in blobs) > 3:
+        return blobs  # the paper's grain, many patches of a weight: none stands out as the digit
+    told = []
+    for blob in blobs:
+        x, y, w, h = blob.box
+        if blob.solid and blob.mass >= 0.5 * heaviest and w <= 2 * h and area[blob.label] < 0.3 * w * h:
+            own = stroke_width(mask[y : y + h, x : x + w] & (labels[y : y + h, x : x + w] == blob.label))
+            if own < 2.5 * pen:
+                blob = dataclasses.replace(blob, solid=False)
+        told.append(blob)
+    return told
 
 
 def _grid_lines(ink: np.ndarray) -> tuple[int, int]:

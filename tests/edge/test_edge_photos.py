@@ -317,3 +317,19 @@ def test_usable_digits_are_most_of_them(mnist_test):
     images = mnist_test.images[:200]
     assert sum(photo_set.usable(d) for d in images) >= 190
     assert not photo_set.usable(np.zeros((28, 28), np.uint8))
+
+
+def test_a_squared_digit_the_depth_test_called_a_patch_is_chosen(mnist_test, monkeypatch):
+    """Squared photo 52 of the benchmark's set (seed 0, 100 per condition): the 8's strokes pass
+    the depth test for a filled patch, and the 8 was passed over for a thin piece of the grid beside
+    it (read 1). Strokes that fill little of their box, as wide as the pen's, are the digit's."""
+    from edge import photo
+
+    image, label = _photo_of_set(0, 100, 52, mnist_test, "squared")
+    assert label == 8
+    searches = []
+    find = photo._find
+    monkeypatch.setattr(photo, "_find", lambda *args, **kwargs: searches.append(find(*args, **kwargs)) or searches[-1])
+    prepare_image(image)
+    _, _, w, h = searches[-1].box
+    assert min(w, h) >= 50, searches[-1].box  # the 8 (68x66 work pixels), not a sliver of the grid
