@@ -21,9 +21,8 @@ Returns the digit's ink in [0, 1] on an exact-zero background, cropped to the di
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -701,23 +700,25 @@ def _patches_told(blobs: list[Blob], mask: np.ndarray, labels: np.ndarray, area:
     about as wide as the pen's (measured without the patches, which would widen it); a shadow's
     corner fills half its box or more. Where many patches weigh alike (the paper's grain, a grid's
     crossings), none stands out as the digit and all stay patches."""
-    solid = [b.label for b in blobs if b.solid]
-    if not solid:
-        return blobs
-    strokes = mask & ~np.isin(labels, solid)
-    pen = max(stroke_width(strokes), 1.0) if strokes.any() else 0.0
-    heaviest = max(b.mass for b in blobs)
+    heaviest = max((b.mass for b in blobs), default=0.0)
     if sum(b.solid and b.mass >= 0.25 * heaviest for b in blobs) > 3:
         return blobs  # the paper's grain, many patches of a weight: none stands out as the digit
-    told = []
-    for blob in blobs:
+
+    def in_question(b: Blob) -> bool:  # called solid, heavy, upright enough, and filling little of its box
+        _, _, w, h = b.box
+        return b.solid and b.mass >= 0.5 * heaviest and w <= 2 * h and area[b.label] < 0.3 * w * h
+
+    sparse = [b for b in blobs if in_question(b)]
+    if not sparse:
+        return blobs  # no full-frame pass for the pen's width where nothing is in question
+    strokes = mask & ~np.isin(labels, [b.label for b in blobs if b.solid])
+    pen = max(stroke_width(strokes), 1.0) if strokes.any() else 0.0
+    strokes_too = set()
+    for blob in sparse:
         x, y, w, h = blob.box
-        if blob.solid and blob.mass >= 0.5 * heaviest and w <= 2 * h and area[blob.label] < 0.3 * w * h:
-            own = stroke_width(mask[y : y + h, x : x + w] & (labels[y : y + h, x : x + w] == blob.label))
-            if own < 2.5 * pen:
-                blob = dataclasses.replace(blob, solid=False)
-        told.append(blob)
-    return told
+        if stroke_width(mask[y : y + h, x : x + w] & (labels[y : y + h, x : x + w] == blob.label)) < 2.5 * pen:
+            strokes_too.add(blob.label)
+    return [replace(b, solid=False) if b.label in strokes_too else b for b in blobs]
 
 
 def _grid_lines(ink: np.ndarray) -> tuple[int, int]:
