@@ -706,17 +706,10 @@ def _crop(ink: _Ink, labels: set[int], box: tuple[int, int, int, int], keep: np.
 
 def _to_field(crop: np.ndarray) -> np.ndarray:
     """A digit's ink -> the model's 28x28 input, exactly as a single digit's."""
-    from . import preprocess
+    from .photo import ink_levels
+    from .preprocess import ink_to_mnist
 
-    # TODO(lead): public hook - photo.digit_ink's last step (the ink's levels: paper grain to 0, the
-    # stroke's core to 1), repeated here for each digit of a number.
-    core = float(np.percentile(crop[crop > 0], 35))
-    floor = 0.4 * core
-    levels = np.clip((crop - floor) / max(core - floor, 1e-3), 0.0, 1.0).astype(np.float32)
-    # TODO(lead): public hook - preprocess._photo_to_mnist's last line (digit ink -> 28x28), as a
-    # public function such as preprocess.ink_to_mnist(ink).
-    digit = preprocess._thickened(preprocess._fit(levels, 4 * preprocess.BOX))
-    return preprocess._centred(preprocess._fit(digit, preprocess.BOX))
+    return ink_to_mnist(ink_levels(crop))
 
 
 def _seam_paths(ink: np.ndarray, height: float) -> list[tuple[np.ndarray, float]]:

@@ -110,9 +110,13 @@ def digit_ink(pixels: np.ndarray, min_contrast: float) -> np.ndarray:
     found = _without_shadow(raw, found)
     ink = found.darkness * found.digit
     x, y, w, h = found.box
-    ink = ink[y : y + h, x : x + w]
-    # Below the floor: paper grain, JPEG noise -> exact 0, as MNIST's background. Above the
-    # ink's median level: the stroke's core -> 1 (MNIST's strokes are saturated too).
+    return ink_levels(ink[y : y + h, x : x + w])
+
+
+def ink_levels(ink: np.ndarray) -> np.ndarray:
+    """A digit's darkness (0 off its strokes) -> MNIST's levels, in [0, 1]: below a floor (paper
+    grain, JPEG noise) exactly 0, as MNIST's background; the stroke's core 1, as MNIST's strokes
+    are saturated. The one step every digit goes through, alone or in a number (edge/number.py)."""
     core = float(np.percentile(ink[ink > 0], 35))
     floor = 0.4 * core
     return np.clip((ink - floor) / max(core - floor, 1e-3), 0.0, 1.0).astype(np.float32)

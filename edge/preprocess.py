@@ -280,6 +280,13 @@ def _photo_to_mnist(pixels: np.ndarray) -> np.ndarray:
         ink = digit_ink(pixels, MIN_CONTRAST)
     except NoInkError as e:
         raise NoDigitError(str(e)) from None
+    return ink_to_mnist(ink)
+
+
+def ink_to_mnist(ink: np.ndarray) -> np.ndarray:
+    """A digit's ink in [0, 1], cropped to the digit -> the model's 28x28 uint8 input: pen strokes
+    thickened towards MNIST's, fit into 20x20, centre of mass at the centre. A single digit's and
+    each digit of a number's (edge/number.py) alike, so the model sees what it was trained on."""
     digit = _thickened(_fit(ink, 4 * BOX))
     return _centred(_fit(digit, BOX))
 
