@@ -291,12 +291,7 @@ def _ink_field(pixels: np.ndarray) -> _Ink:
         raise NoDigitError(str(e)) from None
     noise = photo._robust_sigma(darkness)
     stroke = max(photo.stroke_width(mask), 1.0)
-    # The pen's width without the filled patches, which would widen it (a shadow's corners): what
-    # tells a patch from the strokes.
-    pen = stroke
-    if solid := [b.label for b in blobs if b.solid]:
-        strokes = mask & ~np.isin(labels, solid)
-        pen = max(photo.stroke_width(strokes), 1.0) if strokes.any() else stroke
+    pen = photo.pen_width(mask, labels, blobs, default=stroke) if any(b.solid for b in blobs) else stroke
     inside = labels[mask]
     order = np.argsort(inside, kind="stable")
     values = darkness[mask][order]

@@ -715,14 +715,20 @@ def _patches_told(blobs: list[Blob], mask: np.ndarray, labels: np.ndarray, area:
     sparse = [b for b in blobs if in_question(b)]
     if not sparse:
         return blobs  # no full-frame pass for the pen's width where nothing is in question
-    strokes = mask & ~np.isin(labels, [b.label for b in blobs if b.solid])
-    pen = max(stroke_width(strokes), 1.0) if strokes.any() else 0.0
+    pen = pen_width(mask, labels, blobs, default=0.0)
     strokes_too = set()
     for blob in sparse:
         x, y, w, h = blob.box
         if stroke_width(mask[y : y + h, x : x + w] & (labels[y : y + h, x : x + w] == blob.label)) < 2.5 * pen:
             strokes_too.add(blob.label)
     return [replace(b, solid=False) if b.label in strokes_too else b for b in blobs]
+
+
+def pen_width(mask: np.ndarray, labels: np.ndarray, blobs: list[Blob], default: float) -> float:
+    """The pen's width measured without the filled patches (a shadow's corner, a dark object), which
+    would widen it: what tells a patch from the strokes. `default` where nothing but patches is left."""
+    strokes = mask & ~np.isin(labels, [b.label for b in blobs if b.solid])
+    return max(stroke_width(strokes), 1.0) if strokes.any() else default
 
 
 def _grid_lines(ink: np.ndarray) -> tuple[int, int]:
