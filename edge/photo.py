@@ -520,20 +520,34 @@ def _without_lines(darkness: np.ndarray, noise: float) -> np.ndarray:
     along = np.maximum(cv2.blur(darkness, (9, 1)), cv2.blur(darkness, (1, 9)))
     candidates = (candidates | (along > max(3.0 * _paper_sigma(along), 0.03))).astype(np.uint8)
     shortest = LONG_LINE * min(height, width)
-    segments = cv2.HoughLinesP(
-        candidates,
-        rho=1,
-        theta=math.pi / 360,
-        threshold=max(10, round(0.6 * shortest)),
-        minLineLength=shortest,
-        maxLineGap=max(2, round(0.01 * max(height, width))),
-    )
-    if segments is None:
+    thickness = max(3, round(max(height, width) / 200))
+
+    def hough(gap: int) -> np.ndarray:
+        found = cv2.HoughLinesP(
+            candidates,
+            rho=1,
+            theta=math.pi / 360,
+            threshold=max(10, round(0.6 * shortest)),
+            minLineLength=shortest,
+            maxLineGap=gap,
+        )
+        return np.zeros((0, 4), np.int32) if found is None else found.reshape(-1, 4)
+
+    segments = hough(max(2, round(0.01 * max(height, width))))
+    # Each line found is taken out of the picture before the next is looked for, and on squared
+    # paper a bold line's width cuts every line across it into pieces shorter than a line: look
+    # again across a family of lines, bridging their width.
+    if (across := _across_family(segments, thickness)) is not None:
+        more = hough(4 * thickness)
+        angles = np.arctan2(more[:, 3] - more[:, 1], more[:, 2] - more[:, 0])
+        segments = np.concatenate(
+            [segments, more[np.abs(np.remainder(angles - across + math.pi / 2, math.pi) - math.pi / 2) < 0.07]]
+        )
+    if not len(segments):
         return darkness
     widen = cv2.dilate(darkness, np.ones((3, 3), np.uint8))  # the line's darkness, a pixel off or not
-    thickness = max(3, round(max(height, width) / 200))
     found = []  # (darkness, angle, offset, crossing, long enough alone, start, end, width)
-    for segment in segments.reshape(-1, 4):
+    for segment in segments:
         x1, y1, x2, y2 = (float(v) for v in segment)
         length = math.hypot(x2 - x1, y2 - y1)
         angle = math.atan2(y2 - y1, x2 - x1) % math.pi
@@ -586,6 +600,21 @@ def _without_lines(darkness: np.ndarray, noise: float) -> np.ndarray:
     for level, start, end, drawn in sorted(kept):  # darkest last: where lines cross, the darker one counts
         cv2.line(lines, start, end, level, drawn)
     return np.clip(1.0 - (1.0 - darkness) / np.maximum(1.0 - lines, 0.05), 0.0, 1.0)
+
+
+def _across_family(segments: np.ndarray, thickness: int) -> float | None:
+    """The angle across the largest family of parallel lines among Hough segments (3 or more
+    lines, their pieces counted once: a ruled or squared sheet), or None if there is none."""
+    angles = np.arctan2(segments[:, 3] - segments[:, 1], segments[:, 2] - segments[:, 0]) % math.pi
+    offsets = segments[:, 0] * np.sin(angles) - segments[:, 1] * np.cos(angles)
+    best, size = None, 2
+    for angle in angles:
+        near = np.abs(np.remainder(angles - angle + math.pi / 2, math.pi) - math.pi / 2) < 0.07
+        shifts = np.sort(offsets[near])
+        lines = 1 + int((np.diff(shifts) > 2 * thickness).sum())
+        if lines > size:
+            best, size = float(angle) + math.pi / 2, lines
+    return best
 
 
 def _across_frame(start: tuple[int, int], end: tuple[int, int], angle: float, shape: tuple[int, int]) -> tuple:
@@ -816,7 +845,10 @@ def _choose(blobs: list[Blob], shape: tuple[int, int]) -> list[Blob]:
         bx, by, bw, bh = blob.box
         gap_x = max(bx - (x + w), x - (bx + bw), 0)
         gap_y = max(by - (y + h), y - (by + bh), 0)
-        if max(gap_x, gap_y) <= reach and max(bw, bh) <= 1.2 * max(w, h):
+        near = max(gap_x, gap_y) <= reach
+        # A piece larger than the digit's main one is another thing (a line, a shadow's edge)
+        # unless the two boxes meet: a 6's stem written apart from its loop.
+        if near and (max(bw, bh) <= 1.2 * max(w, h) or (max(gap_x, gap_y) == 0 and max(bw, bh) <= 2.0 * max(w, h))):
             chosen.append(blob)
     if len(chosen) == 1 and best.mass < 1e-3:
         raise NoInkError("no digit found: only specks")

@@ -161,11 +161,14 @@ def test_a_one_pixel_1_on_a_plain_canvas_is_still_a_digit(int8_classifier):
 def test_a_mesh_of_grid_lines_beside_a_digit_is_left_out(mnist_test, int8_classifier, monkeypatch):
     """A squared photo of the benchmark's set (seed 5, 60 per condition, squared 0) where line
     removal left a mesh of the fine grid below a 7 (the grid's lines fainter than the paper's noise
-    there): the mesh was joined to the 7 and the two read as an 8. Now the mesh is refused."""
+    there): the mesh was joined to the 7 and the two read as an 8. Now the mesh is refused. Line
+    removal's second look across the grid now takes that mesh out too, so it is left out here, to
+    put the mesh back."""
     from edge import photo
 
     image, label = _photo_of_set(5, 60, 0, mnist_test, "squared")
     assert label == 7
+    monkeypatch.setattr(photo, "_across_family", lambda segments, thickness: None)
     searches = []
     find = photo._find
     monkeypatch.setattr(photo, "_find", lambda *args, **kwargs: searches.append(find(*args, **kwargs)) or searches[-1])
