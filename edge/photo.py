@@ -604,7 +604,8 @@ def _without_lines(darkness: np.ndarray, noise: float) -> np.ndarray:
 
 def _across_family(segments: np.ndarray, thickness: int) -> float | None:
     """The angle across the largest family of parallel lines among Hough segments (3 or more
-    lines, their pieces counted once: a ruled or squared sheet), or None if there is none."""
+    lines, their pieces counted once: a ruled or squared sheet), or None if there is none, or if
+    lines across it were found already (a second search is a full-frame pass: only where needed)."""
     angles = np.arctan2(segments[:, 3] - segments[:, 1], segments[:, 2] - segments[:, 0]) % math.pi
     offsets = segments[:, 0] * np.sin(angles) - segments[:, 1] * np.cos(angles)
     best, size = None, 2
@@ -614,6 +615,11 @@ def _across_family(segments: np.ndarray, thickness: int) -> float | None:
         lines = 1 + int((np.diff(shifts) > 2 * thickness).sum())
         if lines > size:
             best, size = float(angle) + math.pi / 2, lines
+    if best is not None:
+        near = np.abs(np.remainder(angles - best + math.pi / 2, math.pi) - math.pi / 2) < 0.07
+        shifts = np.sort(offsets[near])
+        if near.any() and 1 + int((np.diff(shifts) > 2 * thickness).sum()) >= 3:
+            return None
     return best
 
 
