@@ -539,10 +539,7 @@ def _without_lines(darkness: np.ndarray, noise: float) -> np.ndarray:
     # again across a family of lines, bridging their width.
     if (across := _across_family(segments, thickness)) is not None:
         more = hough(4 * thickness)
-        angles = np.arctan2(more[:, 3] - more[:, 1], more[:, 2] - more[:, 0])
-        segments = np.concatenate(
-            [segments, more[np.abs(np.remainder(angles - across + math.pi / 2, math.pi) - math.pi / 2) < 0.07]]
-        )
+        segments = np.concatenate([segments, more[_parallel(_segment_angles(more), across)]])
     if not len(segments):
         return darkness
     widen = cv2.dilate(darkness, np.ones((3, 3), np.uint8))  # the line's darkness, a pixel off or not
@@ -606,21 +603,27 @@ def _across_family(segments: np.ndarray, thickness: int) -> float | None:
     """The angle across the largest family of parallel lines among Hough segments (3 or more
     lines, their pieces counted once: a ruled or squared sheet), or None if there is none, or if
     lines across it were found already (a second search is a full-frame pass: only where needed)."""
-    angles = np.arctan2(segments[:, 3] - segments[:, 1], segments[:, 2] - segments[:, 0]) % math.pi
+    angles = _segment_angles(segments)
     offsets = segments[:, 0] * np.sin(angles) - segments[:, 1] * np.cos(angles)
-    best, size = None, 2
-    for angle in angles:
-        near = np.abs(np.remainder(angles - angle + math.pi / 2, math.pi) - math.pi / 2) < 0.07
-        shifts = np.sort(offsets[near])
-        lines = 1 + int((np.diff(shifts) > 2 * thickness).sum())
-        if lines > size:
-            best, size = float(angle) + math.pi / 2, lines
-    if best is not None:
-        near = np.abs(np.remainder(angles - best + math.pi / 2, math.pi) - math.pi / 2) < 0.07
-        shifts = np.sort(offsets[near])
-        if near.any() and 1 + int((np.diff(shifts) > 2 * thickness).sum()) >= 3:
-            return None
-    return best
+
+    def lines(angle: float) -> int:  # lines at about this angle, a line's pieces counted once
+        shifts = np.sort(offsets[_parallel(angles, angle)])
+        return 1 + int((np.diff(shifts) > 2 * thickness).sum()) if shifts.size else 0
+
+    if not len(angles):
+        return None
+    angle = float(max(angles, key=lines))  # the first of the largest families
+    return angle + math.pi / 2 if lines(angle) >= 3 and lines(angle + math.pi / 2) < 3 else None
+
+
+def _segment_angles(segments: np.ndarray) -> np.ndarray:
+    """Hough segments (N, 4) -> their angles in [0, pi)."""
+    return np.arctan2(segments[:, 3] - segments[:, 1], segments[:, 2] - segments[:, 0]) % math.pi
+
+
+def _parallel(angles: np.ndarray, angle: float) -> np.ndarray:
+    """Which angles are within 0.07 rad (4 degrees) of ``angle``, as lines (modulo pi)."""
+    return np.abs(np.remainder(angles - angle + math.pi / 2, math.pi) - math.pi / 2) < 0.07
 
 
 def _across_frame(start: tuple[int, int], end: tuple[int, int], angle: float, shape: tuple[int, int]) -> tuple:
